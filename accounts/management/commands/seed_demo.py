@@ -1,0 +1,63 @@
+import secrets
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import Business, User
+from accounts.services import issue_api_token
+
+DEMO_BUSINESS_ID = 43111
+DEMO_STAFF = "demo-staff"
+DEMO_API_USER = "JoeSchmo"
+
+
+class Command(BaseCommand):
+    help = (
+        "Create (or refresh) the demo business with a staff user and an API user, and print "
+        "the staff password and a new API token. Safe to re-run."
+    )
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        business, _ = Business.objects.get_or_create(
+            id=DEMO_BUSINESS_ID, defaults={"name": "Demo Venue"}
+        )
+        staff, _ = User.objects.get_or_create(
+            username=DEMO_STAFF, defaults={"business": business, "is_staff": True}
+        )
+        password = secrets.token_urlsafe(12)
+        staff.set_password(password)
+        staff.is_staff = True
+        staff.save()
+        self._grant_staff_permissions(staff)
+        if not business.bookings.exists():
+            self._create_demo_bookings(business)
+        _, key = issue_api_token(business_id=business.id, username=DEMO_API_USER)
+        self.stdout.write(f"Demo business: {business}")
+        self.stdout.write(f"Admin: http://127.0.0.1:8000/admin/  user {DEMO_STAFF}  "
+                          f"password {password}")
+        self.stdout.write(f"API token for {DEMO_API_USER} (Authorization: Token <key>):")
+        self.stdout.write(key)
+
+    def _grant_staff_permissions(self, staff: User) -> None:
+        from django.contrib.auth.models import Permission
+
+        staff.user_permissions.set(
+            Permission.objects.filter(content_type__app_label__in=["bookings", "statuses"])
+        )
+
+    def _create_demo_bookings(self, business: Business) -> None:
+        import datetime as dt
+
+        from bookings.models import Booking, ChangeSource
+
+        start = dt.datetime(2025, 1, 10, 9, 15, tzinfo=dt.UTC)
+        wedding = Booking.objects.create(business=business, name="Spring wedding", guest_count=120)
+        wedding.change_status("tentative", at=start, source=ChangeSource.COMMAND)
+        wedding.change_status(
+            "definite", at=start + dt.timedelta(days=5, hours=5, minutes=15),
+            source=ChangeSource.COMMAND,
+        )
+        Booking.objects.create(business=business, name="Company offsite", guest_count=40)
+        gala = Booking.objects.create(business=business, name="Charity gala", guest_count=300)
+        gala.change_status("lost", at=start + dt.timedelta(days=2), source=ChangeSource.COMMAND)

@@ -1,0 +1,61 @@
+"""Tenants (businesses), the users who belong to them, and their API tokens."""
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Business(models.Model):
+    """The tenant. Ids are chosen by the operator (e.g. 43111), not generated."""
+
+    id = models.PositiveIntegerField(primary_key=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "businesses"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
+
+
+class User(AbstractUser):
+    """A person or integration. API callers belong to exactly one business;
+    superusers may belong to none."""
+
+    business = models.ForeignKey(
+        Business, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
+    )
+
+
+def digest_token_key(key: str) -> str:
+    """Keys are long random secrets, so one SHA-256 round is enough to store them:
+    there is nothing to brute-force, and a password hasher would cost every
+    request tens of milliseconds."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def issue(self, user: User, *, name: str = "") -> tuple["ApiToken", str]:
+        """Create a token for `user`; return it with its plain key, which is never stored."""
+        key = secrets.token_urlsafe(32)
+        token = self.create(user=user, key_digest=digest_token_key(key), name=name)
+        return token, key
+
+
+class ApiToken(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    key_digest = models.CharField(max_length=64, unique=True, editable=False)
+    name = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"token {self.pk} of {self.user}"

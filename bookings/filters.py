@@ -1,0 +1,48 @@
+"""Query-string filters for GET /v2/bookings."""
+
+import django_filters
+from django import forms
+from django.db import models
+
+from bookings.models import Booking, BookingStatus
+
+
+class CommaSeparatedMultipleChoiceField(forms.MultipleChoiceField):
+    """Accepts `?status=a&status=b`, `?status=a,b` and any mix of the two."""
+
+    def to_python(self, value):
+        values = super().to_python(value)
+        return [part.strip() for item in values for part in item.split(",") if part.strip()]
+
+
+class StatusFilter(django_filters.MultipleChoiceFilter):
+    field_class = CommaSeparatedMultipleChoiceField
+
+
+RANGE_LOOKUPS = ["exact", "gt", "gte", "lt", "lte"]
+
+
+class BookingFilter(django_filters.FilterSet):
+    status = StatusFilter(choices=BookingStatus.choices)
+    name = django_filters.CharFilter(lookup_expr="exact")
+    name__icontains = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+
+    class Meta:
+        model = Booking
+        fields = {
+            "tentative_at": RANGE_LOOKUPS,
+            "definite_at": RANGE_LOOKUPS,
+            "lost_at": RANGE_LOOKUPS,
+            "created_at": RANGE_LOOKUPS,
+            "updated_at": RANGE_LOOKUPS,
+            "starts_at": RANGE_LOOKUPS,
+            "ends_at": RANGE_LOOKUPS,
+            "tentative_date": RANGE_LOOKUPS,
+            "definite_date": RANGE_LOOKUPS,
+            "lost_date": RANGE_LOOKUPS,
+            "guest_count": RANGE_LOOKUPS,
+        }
+        # ISO 8601 bounds; an offset is converted to UTC, none means UTC.
+        filter_overrides = {
+            models.DateTimeField: {"filter_class": django_filters.IsoDateTimeFilter},
+        }

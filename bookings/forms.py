@@ -1,0 +1,26 @@
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from bookings.models import BookingStatus
+
+
+class ChangeStatusForm(forms.Form):
+    """The admin's change-status form: a status and an optional moment (default now)."""
+
+    status = forms.ChoiceField(choices=BookingStatus.choices)
+    status_at = forms.DateTimeField(
+        required=False,
+        label="Moment (UTC)",
+        help_text="When the status took effect, e.g. 2025-01-15 14:30. Leave empty for now.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
+    )
+
+    def clean_status_at(self) -> dt.datetime | None:
+        moment = self.cleaned_data.get("status_at")
+        if moment is None:
+            return None
+        return moment.astimezone(dt.UTC) if timezone.is_aware(moment) else moment.replace(
+            tzinfo=dt.UTC
+        )

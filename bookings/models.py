@@ -1,0 +1,187 @@
+"""Bookings and the audit trail of their status changes."""
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from config.errors import InvalidValue
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+# A client's clock may run a little ahead of ours; beyond this a moment is refused.
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+
+
+class BookingStatus(models.TextChoices):
+    LEAD = "lead"
+    TENTATIVE = "tentative"
+    DEFINITE = "definite"
+    LOST = "lost"
+
+
+# The statuses that stamp their own moment (`<status>_at`, `<status>_date`).
+STAMPED_STATUSES = (BookingStatus.TENTATIVE, BookingStatus.DEFINITE, BookingStatus.LOST)
+STATUS_FIELDS = frozenset(
+    ["status", "status_at", "status_date"]
+    + [f"{status}_{suffix}" for status in STAMPED_STATUSES for suffix in ("at", "date")]
+)
+
+
+class ChangeSource(models.TextChoices):
+    API = "api"
+    ADMIN = "admin"
+    COMMAND = "command"
+
+
+def utc_date(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(dt.UTC).date()
+
+
+class BookingQuerySet(models.QuerySet):
+    def for_business(self, business_id: int) -> "BookingQuerySet":
+        return self.filter(business_id=business_id)
+
+
+class Booking(models.Model):
+    business = models.ForeignKey(
+        "accounts.Business", on_delete=models.PROTECT, related_name="bookings"
+    )
+    name = models.CharField(max_length=200)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    guest_count = models.PositiveIntegerField(null=True, blank=True)
+    notes = models.TextField(blank=True, default="")
+
+    # Written only by change_status() (and by the data-fix commands).
+    status = models.CharField(
+        max_length=16, choices=BookingStatus.choices, default=BookingStatus.LEAD, editable=False
+    )
+    tentative_date = models.DateField(null=True, blank=True, editable=False)
+    tentative_at = models.DateTimeField(null=True, blank=True, editable=False)
+    definite_date = models.DateField(null=True, blank=True, editable=False)
+    definite_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lost_date = models.DateField(null=True, blank=True, editable=False)
+    lost_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BookingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["business", "status", "id"], name="booking_business_status"),
+            models.Index(fields=["business", "id"], name="booking_business_id"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__isnull=True)
+                | models.Q(starts_at__isnull=True)
+                | models.Q(ends_at__gte=models.F("starts_at")),
+                name="booking_ends_not_before_starts",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+    def change_status(
+        self,
+        status: str,
+        *,
+        at: dt.datetime | None = None,
+        by: "AbstractBaseUser | str | None" = None,
+        source: str = ChangeSource.API,
+    ) -> "BookingStatusChange":
+        """The only way a booking's status changes.
+
+        Locks the row, sets `status`, stamps `<status>_at`/`<status>_date` with the
+        moment (`at`, else now), keeps the dates of earlier statuses, clears
+        `lost_*` unless the new status is lost, and records one history entry, all
+        in one transaction. Raises InvalidValue (naming the field) and writes
+        nothing when the status is unknown or the moment is in the future.
+        """
+        if status not in BookingStatus.values:
+            raise InvalidValue(
+                f"Unknown status {status!r}; expected one of {', '.join(BookingStatus.values)}.",
+                field="status",
+            )
+        now = timezone.now()
+        moment = now if at is None else at
+        if timezone.is_naive(moment):
+            raise InvalidValue("The moment must carry a time zone.", field="status_at")
+        if moment > now + FUTURE_TOLERANCE:
+            raise InvalidValue(
+                "The moment is in the future; a status can only be changed as of now or earlier.",
+                field="status_at",
+            )
+
+        with transaction.atomic():
+            self.refresh_from_db(from_queryset=Booking.objects.select_for_update())
+            previous_status = self.status
+            self.status = status
+            changed_fields = ["status", "updated_at"]
+            if status in STAMPED_STATUSES:
+                setattr(self, f"{status}_at", moment)
+                setattr(self, f"{status}_date", utc_date(moment))
+                changed_fields += [f"{status}_at", f"{status}_date"]
+            if status != BookingStatus.LOST:
+                self.lost_at = None
+                self.lost_date = None
+                changed_fields += ["lost_at", "lost_date"]
+            self.save(update_fields=sorted(set(changed_fields)))
+            return BookingStatusChange.record(
+                booking=self,
+                from_status=previous_status,
+                to_status=status,
+                status_at=moment,
+                by=by,
+                source=source,
+            )
+
+    change_status.alters_data = True
+
+
+class BookingStatusChange(models.Model):
+    """One status change of a booking, in the order it was recorded."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=16, choices=BookingStatus.choices)
+    to_status = models.CharField(max_length=16, choices=BookingStatus.choices)
+    status_at = models.DateTimeField(help_text="The moment the status took effect.")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    # The username as it was at the time: an audit trail outlives renames and deletions.
+    changed_by = models.CharField(max_length=150, null=True, blank=True)
+    source = models.CharField(max_length=16, choices=ChangeSource.choices)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["booking", "id"], name="status_change_booking_id")]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status} at {self.status_at:%Y-%m-%d %H:%M:%S}Z"
+
+    @classmethod
+    def record(
+        cls,
+        *,
+        booking: Booking,
+        from_status: str,
+        to_status: str,
+        status_at: dt.datetime,
+        by: "AbstractBaseUser | str | None" = None,
+        source: str,
+    ) -> "BookingStatusChange":
+        """The one factory for history rows."""
+        return cls.objects.create(
+            booking=booking,
+            from_status=from_status,
+            to_status=to_status,
+            status_at=status_at,
+            changed_by=getattr(by, "username", by),
+            source=source,
+        )

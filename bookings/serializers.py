@@ -1,0 +1,221 @@
+"""Request validation and response shapes for the bookings API."""
+
+import datetime as dt
+import re
+
+from rest_framework import serializers
+
+from bookings.models import STATUS_FIELDS, Booking, BookingStatus, BookingStatusChange, utc_date
+
+DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class RejectUnknownFieldsMixin:
+    """A key the endpoint does not know is a client bug: say so rather than drop it."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields) - self.extra_known_fields())
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+    def extra_known_fields(self) -> set[str]:
+        return set()
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 datetime string with a time part. An offset is converted to UTC;
+    without one the time is taken as UTC. A date alone, an empty string or a
+    non-string is refused. Rendered in UTC with a `Z` suffix."""
+
+    default_error_messages = {
+        "not_a_string": "Must be an ISO 8601 datetime string, e.g. 2025-01-15T14:30:00Z.",
+        "needs_time": "Must include a time, e.g. 2025-01-15T14:30:00Z (a date alone is not a "
+        "moment).",
+        "malformed": "Not a valid ISO 8601 datetime: {value!r}.",
+        "out_of_range": "Out of the representable range once converted to UTC.",
+    }
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            self.fail("not_a_string")
+        text = value.strip()
+        if not text:
+            self.fail("not_a_string")
+        if DATE_ONLY.match(text) or ("T" not in text.upper() and " " not in text):
+            self.fail("needs_time")
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            self.fail("malformed", value=value[:64])
+        try:
+            if moment.tzinfo is None:
+                return moment.replace(tzinfo=dt.UTC)
+            return moment.astimezone(dt.UTC)
+        except OverflowError:
+            self.fail("out_of_range")
+
+
+class StatusDateField(serializers.Field):
+    """`YYYY-MM-DD`, a real calendar date."""
+
+    default_error_messages = {
+        "invalid": "Must be a date as YYYY-MM-DD, e.g. 2025-01-10.",
+        "impossible": "{value!r} is not a real calendar date.",
+    }
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not DATE_ONLY.match(value):
+            self.fail("invalid")
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.fail("impossible", value=value)
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+STATUS_CHOICE_ERRORS = {
+    "invalid_choice": "Unknown status {input!r}; expected one of "
+    + ", ".join(BookingStatus.values)
+    + "."
+}
+
+
+def pop_status_moment(attrs: dict) -> dt.datetime | None:
+    """Take `status_at`/`status_date` out of validated `attrs` and return the one moment
+    they mean: `status_at`, else `status_date` at 00:00:00Z, else None (now). Both are
+    accepted only when `status_at`'s UTC date is `status_date`."""
+    status_at = attrs.pop("status_at", None)
+    status_date = attrs.pop("status_date", None)
+    if status_at is not None and status_date is not None and utc_date(status_at) != status_date:
+        raise serializers.ValidationError(
+            {
+                "status_date": [
+                    f"Disagrees with status_at, whose UTC date is {utc_date(status_at)}; "
+                    "send one of them, or make them agree."
+                ]
+            }
+        )
+    if status_at is None and status_date is not None:
+        return dt.datetime.combine(status_date, dt.time(), tzinfo=dt.UTC)
+    return status_at
+
+
+class ChangeStatusSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """Body of POST /v2/bookings/{id}/change_status. Its validated data are the keyword
+    arguments of Booking.change_status: `status` and `at`."""
+
+    status = serializers.ChoiceField(
+        choices=BookingStatus.choices, error_messages=STATUS_CHOICE_ERRORS
+    )
+    status_at = UTCDateTimeField(required=False, allow_null=True)
+    status_date = StatusDateField(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        attrs["at"] = pop_status_moment(attrs)
+        return attrs
+
+
+class BookingSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """A booking as every endpoint returns it; the body of PATCH."""
+
+    # Status fields are written by Booking.change_status only.
+    forbidden_input_fields = STATUS_FIELDS
+
+    starts_at = UTCDateTimeField(required=False, allow_null=True)
+    ends_at = UTCDateTimeField(required=False, allow_null=True)
+    tentative_at = UTCDateTimeField(read_only=True)
+    definite_at = UTCDateTimeField(read_only=True)
+    lost_at = UTCDateTimeField(read_only=True)
+    created_at = UTCDateTimeField(read_only=True)
+    updated_at = UTCDateTimeField(read_only=True)
+
+    class Meta:
+        model = Booking
+        fields = [
+            "id",
+            "name",
+            "starts_at",
+            "ends_at",
+            "guest_count",
+            "notes",
+            "status",
+            "tentative_date",
+            "tentative_at",
+            "definite_date",
+            "definite_at",
+            "lost_date",
+            "lost_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "status", "tentative_date", "definite_date", "lost_date"]
+        extra_kwargs = {"notes": {"required": False, "allow_blank": True}}
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            refused = sorted(self.forbidden_input_fields & set(data))
+            if refused:
+                message = (
+                    "Status fields are set by a status change: use "
+                    "POST /v2/bookings/{id}/change_status."
+                )
+                raise serializers.ValidationError({name: [message] for name in refused})
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        starts_at = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
+        ends_at = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
+        if starts_at and ends_at and ends_at < starts_at:
+            raise serializers.ValidationError({"ends_at": ["Must not be before starts_at."]})
+        return attrs
+
+
+class BookingCreateSerializer(BookingSerializer):
+    """Body of POST /v2/bookings: the ordinary fields, and optionally an initial
+    `status` with `status_at` or `status_date`, recorded as a change from lead."""
+
+    forbidden_input_fields = STATUS_FIELDS - {"status", "status_at", "status_date"}
+
+    status = serializers.ChoiceField(
+        choices=BookingStatus.choices, required=False, error_messages=STATUS_CHOICE_ERRORS
+    )
+    status_at = UTCDateTimeField(required=False, allow_null=True, write_only=True)
+    status_date = StatusDateField(required=False, allow_null=True, write_only=True)
+
+    class Meta(BookingSerializer.Meta):
+        fields = [*BookingSerializer.Meta.fields, "status_at", "status_date"]
+        read_only_fields = ["id", "tentative_date", "definite_date", "lost_date"]
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        moment = pop_status_moment(attrs)
+        if moment is not None and "status" not in attrs:
+            raise serializers.ValidationError(
+                {"status": ["Required when status_at or status_date is given."]}
+            )
+        attrs["status_at"] = moment
+        return attrs
+
+
+class BookingStatusChangeSerializer(serializers.ModelSerializer):
+    status_at = UTCDateTimeField(read_only=True)
+    recorded_at = UTCDateTimeField(read_only=True)
+
+    class Meta:
+        model = BookingStatusChange
+        fields = [
+            "id",
+            "from_status",
+            "to_status",
+            "status_at",
+            "recorded_at",
+            "changed_by",
+            "source",
+        ]
+        read_only_fields = fields

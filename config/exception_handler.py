@@ -1,0 +1,39 @@
+"""The API's single exception handler: domain errors and database outages to HTTP."""
+
+import logging
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from config.errors import AlreadyExists, DomainError, InvalidValue, NotAllowed
+
+logger = logging.getLogger(__name__)
+
+DOMAIN_ERROR_STATUS = {
+    InvalidValue: status.HTTP_400_BAD_REQUEST,
+    NotAllowed: status.HTTP_403_FORBIDDEN,
+    AlreadyExists: status.HTTP_409_CONFLICT,
+}
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        code = next(
+            (code for kind, code in DOMAIN_ERROR_STATUS.items() if isinstance(exc, kind)),
+            status.HTTP_400_BAD_REQUEST,
+        )
+        return Response(exc.as_dict(), status=code)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is unreachable or went away: fail fast with a retryable
+        # answer instead of a traceback; the pool reconnects on its own.
+        logger.warning("database unavailable: %s", exc)
+        return Response(
+            {"detail": "The database is unavailable; retry shortly."},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "1"},
+        )
+    if isinstance(exc, DatabaseError):
+        logger.exception("database error")
+    return exception_handler(exc, context)

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""One entry point for a fresh machine that has only python3.
+
+    python3 dev.py serve   # install, migrate, load demo data, print a token, run on :8000
+    python3 dev.py test    # install and run the whole test suite (pytest arguments pass through)
+
+Both create ./.venv on first use and install the pinned dependencies from
+requirements.lock into it; later runs reuse it (reinstalling when the lock changes).
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("VENV_DIR", ROOT / ".venv"))
+LOCK = ROOT / "requirements.lock"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+
+
+def run(*command: str | Path, **kwargs) -> None:
+    subprocess.run([str(part) for part in command], check=True, cwd=ROOT, **kwargs)
+
+
+def ensure_environment() -> None:
+    """Create the virtualenv and install the lock file, unless it is already installed."""
+    stamp = VENV / ".lock-sha256"
+    wanted = hashlib.sha256(LOCK.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted and PYTHON.exists():
+        return
+    if not PYTHON.exists():
+        print(f"Creating virtualenv in {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("Installing dependencies from requirements.lock ...", flush=True)
+    run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", LOCK)
+    stamp.write_text(wanted)
+
+
+def manage(*arguments: str) -> None:
+    run(PYTHON, "manage.py", *arguments)
+
+
+def serve(arguments: list[str]) -> None:
+    ensure_environment()
+    manage("migrate", "--no-input")
+    manage("seed_demo")
+    address = arguments[0] if arguments else "127.0.0.1:8000"
+    print(f"Serving on http://{address}/ (admin at /admin/, API at /v2/bookings and /status)")
+    manage("runserver", "--noreload", address)
+
+
+def test(arguments: list[str]) -> None:
+    ensure_environment()
+    result = subprocess.run([str(PYTHON), "-m", "pytest", *arguments], cwd=ROOT)
+    sys.exit(result.returncode)
+
+
+COMMANDS = {"serve": serve, "test": test}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(__doc__)
+    try:
+        COMMANDS[sys.argv[1]](sys.argv[2:])
+    except subprocess.CalledProcessError as error:
+        sys.exit(error.returncode)
+    except KeyboardInterrupt:
+        sys.exit(130)

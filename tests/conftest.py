@@ -1,0 +1,63 @@
+"""Shared fixtures: two businesses, a token-authenticated API client for each."""
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.models import ApiToken, Business, User
+from bookings.models import Booking
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def business(db) -> Business:
+    return Business.objects.create(id=43111, name="Demo Venue")
+
+
+@pytest.fixture
+def other_business(db) -> Business:
+    return Business.objects.create(id=50222, name="Rival Hall")
+
+
+@pytest.fixture
+def api_user(business) -> User:
+    return User.objects.create_user(username="JoeSchmo", business=business)
+
+
+def client_for(user: User) -> APIClient:
+    _, key = ApiToken.objects.issue(user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def api(api_user) -> APIClient:
+    """An API client authenticated as a user of `business`."""
+    return client_for(api_user)
+
+
+@pytest.fixture
+def other_api(other_business) -> APIClient:
+    """An API client authenticated as a user of `other_business`."""
+    return client_for(User.objects.create_user(username="Rival", business=other_business))
+
+
+@pytest.fixture
+def make_booking(business):
+    def make(**fields) -> Booking:
+        fields.setdefault("business", business)
+        fields.setdefault("name", "Spring wedding")
+        return Booking.objects.create(**fields)
+
+    return make
+
+
+requires_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: row locks and truly concurrent transactions",
+)

@@ -40,6 +40,15 @@ def utc_date(moment: dt.datetime) -> dt.date:
     return moment.astimezone(dt.UTC).date()
 
 
+def ensure_not_in_future(moment: dt.datetime, *, field: str = "status_at") -> None:
+    """A status takes effect now or earlier; `field` names the input to blame."""
+    if moment > timezone.now() + FUTURE_TOLERANCE:
+        raise InvalidValue(
+            "The moment is in the future; a status can only be changed as of now or earlier.",
+            field=field,
+        )
+
+
 class BookingQuerySet(models.QuerySet):
     def for_business(self, business_id: int) -> "BookingQuerySet":
         return self.filter(business_id=business_id)
@@ -110,15 +119,10 @@ class Booking(models.Model):
                 f"Unknown status {status!r}; expected one of {', '.join(BookingStatus.values)}.",
                 field="status",
             )
-        now = timezone.now()
-        moment = now if at is None else at
+        moment = timezone.now() if at is None else at
         if timezone.is_naive(moment):
             raise InvalidValue("The moment must carry a time zone.", field="status_at")
-        if moment > now + FUTURE_TOLERANCE:
-            raise InvalidValue(
-                "The moment is in the future; a status can only be changed as of now or earlier.",
-                field="status_at",
-            )
+        ensure_not_in_future(moment)
 
         with transaction.atomic():
             self.refresh_from_db(from_queryset=Booking.objects.select_for_update())

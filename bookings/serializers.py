@@ -5,9 +5,21 @@ import re
 
 from rest_framework import serializers
 
-from bookings.models import STATUS_FIELDS, Booking, BookingStatus, BookingStatusChange, utc_date
+from bookings.models import (
+    STATUS_FIELDS,
+    Booking,
+    BookingStatus,
+    BookingStatusChange,
+    ensure_not_in_future,
+    utc_date,
+)
 
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ISO 8601 extended form with a time; the offset is optional (none means UTC).
+ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}([.,]\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$",
+    re.IGNORECASE,
+)
 
 
 class RejectUnknownFieldsMixin:
@@ -42,13 +54,14 @@ class UTCDateTimeField(serializers.DateTimeField):
     def to_internal_value(self, value):
         if not isinstance(value, str):
             self.fail("not_a_string")
-        text = value.strip()
-        if not text:
+        if not value:
             self.fail("not_a_string")
-        if DATE_ONLY.match(text) or ("T" not in text.upper() and " " not in text):
+        if DATE_ONLY.match(value):
             self.fail("needs_time")
+        if not ISO_DATETIME.match(value):
+            self.fail("malformed", value=value[:64])
         try:
-            moment = dt.datetime.fromisoformat(text)
+            moment = dt.datetime.fromisoformat(value.upper().replace(",", "."))
         except ValueError:
             self.fail("malformed", value=value[:64])
         try:
@@ -102,7 +115,11 @@ def pop_status_moment(attrs: dict) -> dt.datetime | None:
             }
         )
     if status_at is None and status_date is not None:
-        return dt.datetime.combine(status_date, dt.time(), tzinfo=dt.UTC)
+        moment = dt.datetime.combine(status_date, dt.time(), tzinfo=dt.UTC)
+        ensure_not_in_future(moment, field="status_date")
+        return moment
+    if status_at is not None:
+        ensure_not_in_future(status_at, field="status_at")
     return status_at
 
 

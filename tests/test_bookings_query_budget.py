@@ -1,0 +1,71 @@
+"""Queries per request are part of the contract: none grows with the data."""
+
+import datetime as dt
+
+import pytest
+
+AUTH = 1  # the token lookup (token, user and business in one join)
+# Tests run inside a transaction, so each atomic block of a write shows up as a
+# SAVEPOINT/RELEASE pair; in production it is the request's BEGIN/COMMIT.
+ATOMIC = 2
+
+
+def add_bookings(make_booking, count: int) -> list:
+    bookings = [make_booking(name=f"booking {n}") for n in range(count)]
+    for booking in bookings:
+        booking.change_status("tentative", at=dt.datetime(2025, 1, 10, tzinfo=dt.UTC))
+    return bookings
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [3, 30])
+def test_a_list_page_costs_the_same_whatever_its_length(
+    api, make_booking, django_assert_num_queries, count
+):
+    add_bookings(make_booking, count)
+    with django_assert_num_queries(AUTH + 1):
+        response = api.get("/v2/bookings?status=tentative&page_size=50")
+    assert len(response.json()["results"]) == count
+
+
+@pytest.mark.django_db
+def test_retrieve(api, make_booking, django_assert_num_queries):
+    booking = make_booking()
+    with django_assert_num_queries(AUTH + 1):
+        assert api.get(f"/v2/bookings/{booking.pk}").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [1, 20])
+def test_status_history_page_costs_the_same_whatever_its_length(
+    api, make_booking, django_assert_num_queries, count
+):
+    booking = make_booking()
+    for _ in range(count):
+        booking.change_status("lost", at=dt.datetime(2025, 1, 10, tzinfo=dt.UTC))
+    with django_assert_num_queries(AUTH + 2):  # the booking, then one page of its history
+        response = api.get(f"/v2/bookings/{booking.pk}/status_history")
+    assert len(response.json()["results"]) == count
+
+
+@pytest.mark.django_db
+def test_change_status(api, make_booking, django_assert_num_queries):
+    booking = make_booking()
+    # The scoped lookup, then the locked re-read, the update and the history insert.
+    with django_assert_num_queries(AUTH + 1 + ATOMIC + 3) as captured:
+        response = api.post(f"/v2/bookings/{booking.pk}/change_status", {"status": "lost"})
+    assert response.status_code == 200
+    statements = [query["sql"].split()[0] for query in captured.captured_queries]
+    assert statements.count("UPDATE") == 1
+    assert statements.count("INSERT") == 1
+
+
+@pytest.mark.django_db
+def test_create_and_patch_and_delete(api, make_booking, django_assert_num_queries):
+    with django_assert_num_queries(AUTH + ATOMIC + 1):
+        created = api.post("/v2/bookings", {"name": "Gala"})
+    booking_id = created.json()["id"]
+    with django_assert_num_queries(AUTH + 2):  # read, update
+        api.patch(f"/v2/bookings/{booking_id}", {"notes": "Balcony"})
+    with django_assert_num_queries(AUTH + 3):  # read, cascade to history, delete
+        assert api.delete(f"/v2/bookings/{booking_id}").status_code == 204

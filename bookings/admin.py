@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from accounts.admin_scoping import BusinessScopedAdmin
 from bookings.forms import ChangeStatusForm
 from bookings.models import Booking, BookingStatusChange, ChangeSource
 from config.errors import DomainError
@@ -38,7 +39,7 @@ class StatusChangeInline(admin.TabularInline):
 
 
 @admin.register(Booking)
-class BookingAdmin(admin.ModelAdmin):
+class BookingAdmin(BusinessScopedAdmin):
     list_display = [
         "id",
         "name",

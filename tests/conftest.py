@@ -61,3 +61,12 @@ requires_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL: row locks and truly concurrent transactions",
 )
+
+
+def pytest_sessionstart(session):
+    # CI's PostgreSQL pass must really run on PostgreSQL, or its concurrency tests
+    # would be skipped without anyone noticing.
+    import os
+
+    if os.environ.get("CI_REQUIRE_POSTGRESQL") and connection.vendor != "postgresql":
+        raise pytest.UsageError("CI_REQUIRE_POSTGRESQL is set but DATABASE_URL is not PostgreSQL")

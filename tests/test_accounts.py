@@ -1,0 +1,77 @@
+"""Businesses, users and hashed API tokens (SPEC §2)."""
+
+import hashlib
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import ApiToken, Business, User
+
+
+def create_token(*arguments: str) -> list[str]:
+    out = StringIO()
+    call_command("create_api_token", *arguments, stdout=out)
+    return out.getvalue().strip().splitlines()
+
+
+@pytest.mark.django_db
+def test_create_api_token_creates_business_and_user_and_prints_the_key_last(client):
+    lines = create_token("--business", "43111", "--username", "JoeSchmo")
+    key = lines[-1]
+
+    user = User.objects.get(username="JoeSchmo")
+    assert user.business == Business.objects.get(id=43111)
+    assert len(key) >= 40
+    response = client.get("/v2/bookings", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_keys_are_stored_only_as_sha256_digests():
+    key = create_token("--business", "43111", "--username", "JoeSchmo")[-1]
+
+    token = ApiToken.objects.get()
+    assert token.key_digest == hashlib.sha256(key.encode()).hexdigest()
+    stored = [str(value) for value in ApiToken.objects.values_list(flat=False).get()]
+    assert key not in stored
+
+
+@pytest.mark.django_db
+def test_a_second_token_for_the_same_user_is_new_and_both_work(client):
+    first = create_token("--business", "43111", "--username", "JoeSchmo")[-1]
+    second = create_token("--business", "43111", "--username", "JoeSchmo")[-1]
+
+    assert first != second
+    assert User.objects.count() == 1
+    for key in (first, second):
+        assert client.get("/v2/bookings", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_user_of_another_business_gets_no_token():
+    create_token("--business", "43111", "--username", "JoeSchmo")
+
+    with pytest.raises(CommandError, match="belongs to business 43111"):
+        create_token("--business", "50222", "--username", "JoeSchmo")
+    assert ApiToken.objects.count() == 1
+    assert not Business.objects.filter(id=50222).exists()
+
+
+@pytest.mark.django_db
+def test_a_deleted_token_stops_working(client):
+    key = create_token("--business", "43111", "--username", "JoeSchmo")[-1]
+    ApiToken.objects.all().delete()
+    assert client.get("/v2/bookings", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
+
+
+@pytest.mark.django_db
+def test_seed_demo_prints_a_working_token_and_is_safe_to_rerun(client):
+    for _ in range(2):
+        out = StringIO()
+        call_command("seed_demo", stdout=out)
+        key = out.getvalue().strip().splitlines()[-1]
+        response = client.get("/v2/bookings", HTTP_AUTHORIZATION=f"Token {key}")
+        assert response.status_code == 200
+        assert len(response.json()["results"]) == 3
+    assert Business.objects.count() == 1

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs: PostgreSQL. Skips what is already there.
+# Debian packages the test suite needs: PostgreSQL, and Chromium for the admin's
+# browser tests (Playwright drives Debian's build; nothing downloads a browser).
+# Skips what is already there.
 set -euo pipefail
 
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -18,9 +18,7 @@ def issue_api_token(
     business, _ = Business.objects.get_or_create(
         id=business_id, defaults={"name": business_name or f"Business {business_id}"}
     )
-    user, created = User.objects.get_or_create(
-        username=username, defaults={"business": business}
-    )
+    user, created = User.objects.get_or_create(username=username, defaults={"business": business})
     if not created and user.business_id != business.id:
         raise ValueError(
             f"User {username!r} belongs to business {user.business_id}, not {business.id}."

@@ -21,6 +21,8 @@ class ChangeStatusForm(forms.Form):
         moment = self.cleaned_data.get("status_at")
         if moment is None:
             return None
-        return moment.astimezone(dt.UTC) if timezone.is_aware(moment) else moment.replace(
-            tzinfo=dt.UTC
+        return (
+            moment.astimezone(dt.UTC)
+            if timezone.is_aware(moment)
+            else moment.replace(tzinfo=dt.UTC)
         )

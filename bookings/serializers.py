@@ -29,9 +29,7 @@ class RejectUnknownFieldsMixin:
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields) - self.extra_known_fields())
             if unknown:
-                raise serializers.ValidationError(
-                    {name: ["Unknown field."] for name in unknown}
-                )
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
 
     def extra_known_fields(self) -> set[str]:
@@ -146,6 +144,10 @@ class BookingSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 
     starts_at = UTCDateTimeField(required=False, allow_null=True)
     ends_at = UTCDateTimeField(required=False, allow_null=True)
+    # Bounded explicitly: SQLite would store any integer, PostgreSQL only 32 bits.
+    guest_count = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, required=False, allow_null=True
+    )
     tentative_at = UTCDateTimeField(read_only=True)
     definite_at = UTCDateTimeField(read_only=True)
     lost_at = UTCDateTimeField(read_only=True)

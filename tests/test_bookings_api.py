@@ -165,7 +165,11 @@ BAD_CHANGE_STATUS_BODIES = [
     ({"status": "tentative", "status_date": 20250110}, "status_date"),
     ({"status": "tentative", "status_date": TOMORROW}, "status_date"),
     (
-        {"status": "tentative", "status_at": "2025-01-10T23:30:00-05:00", "status_date": "2025-01-10"},
+        {
+            "status": "tentative",
+            "status_at": "2025-01-10T23:30:00-05:00",
+            "status_date": "2025-01-10",
+        },
         "status_date",
     ),
     ({"status": "tentative", "note": "typo'd field"}, "note"),
@@ -235,7 +239,11 @@ def test_create_starts_as_lead_in_the_callers_business(api, business):
     booking = Booking.objects.get(pk=body["id"])
     assert booking.business == business
     assert booking.status == "lead"
-    assert (booking.name, booking.guest_count, booking.notes) == ("Autumn gala", 80, "Vegetarian menu")
+    assert (booking.name, booking.guest_count, booking.notes) == (
+        "Autumn gala",
+        80,
+        "Vegetarian menu",
+    )
     assert body["starts_at"] == "2026-09-01T18:00:00Z"
     assert not booking.status_changes.exists()
 
@@ -267,7 +275,11 @@ def test_create_with_a_status_records_it_as_a_change_from_lead(api):
         ({"name": "Gala", "guest_count": "many"}, "guest_count"),
         ({"name": "Gala", "starts_at": "2025-01-10"}, "starts_at"),
         (
-            {"name": "Gala", "starts_at": "2025-01-10T10:00:00Z", "ends_at": "2025-01-10T09:00:00Z"},
+            {
+                "name": "Gala",
+                "starts_at": "2025-01-10T10:00:00Z",
+                "ends_at": "2025-01-10T09:00:00Z",
+            },
             "ends_at",
         ),
         ({"name": "Gala", "status": "won"}, "status"),
@@ -309,7 +321,11 @@ def test_patch_edits_ordinary_fields(api, make_booking):
 
     assert response.status_code == 200
     booking.refresh_from_db()
-    assert (booking.guest_count, booking.notes, booking.name) == (12, "More chairs", "Spring wedding")
+    assert (booking.guest_count, booking.notes, booking.name) == (
+        12,
+        "More chairs",
+        "Spring wedding",
+    )
 
 
 @pytest.mark.django_db
@@ -361,7 +377,9 @@ def test_delete_removes_the_booking_and_its_history(api, make_booking):
 @pytest.mark.django_db
 def test_status_history_lists_changes_oldest_first_as_recorded(api, make_booking, api_user):
     booking = make_booking()
-    booking.change_status("tentative", at=dt.datetime(2025, 1, 10, 9, 15, tzinfo=dt.UTC), by=api_user)
+    booking.change_status(
+        "tentative", at=dt.datetime(2025, 1, 10, 9, 15, tzinfo=dt.UTC), by=api_user
+    )
     booking.change_status("definite", at=dt.datetime(2025, 1, 15, 14, 30, tzinfo=dt.UTC))
     # A backdated correction appears where it was recorded, not where its moment falls.
     booking.change_status("tentative", at=dt.datetime(2024, 12, 1, tzinfo=dt.UTC))
@@ -380,15 +398,27 @@ def test_status_history_lists_changes_oldest_first_as_recorded(api, make_booking
     assert entries[1]["changed_by"] is None
     assert entries[2]["status_at"] == "2024-12-01T00:00:00Z"
     assert set(entries[0]) == {
-        "id", "from_status", "to_status", "status_at", "recorded_at", "changed_by", "source"
+        "id",
+        "from_status",
+        "to_status",
+        "status_at",
+        "recorded_at",
+        "changed_by",
+        "source",
     }
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "path",
-    ["/v2/bookings", "/v2/bookings/", "/v2/bookings/{pk}", "/v2/bookings/{pk}/",
-     "/v2/bookings/{pk}/status_history", "/v2/bookings/{pk}/status_history/"],
+    [
+        "/v2/bookings",
+        "/v2/bookings/",
+        "/v2/bookings/{pk}",
+        "/v2/bookings/{pk}/",
+        "/v2/bookings/{pk}/status_history",
+        "/v2/bookings/{pk}/status_history/",
+    ],
 )
 def test_paths_work_with_and_without_a_trailing_slash_and_never_redirect(api, make_booking, path):
     booking = make_booking()
@@ -521,7 +551,10 @@ def listed_statuses(api, query: str) -> list[str]:
         # 10:15 at +01:00 is 09:15 UTC: the bound is converted, not read as local.
         ("tentative_at__lte=2025-01-10T10:15:00%2B01:00", ["tentative"]),
         ("tentative_at__lt=2025-01-10T10:15:00%2B01:00", []),
-        ("definite_at__gte=2025-01-15T00:00:00Z&definite_at__lt=2025-01-16T00:00:00Z", ["definite"]),
+        (
+            "definite_at__gte=2025-01-15T00:00:00Z&definite_at__lt=2025-01-16T00:00:00Z",
+            ["definite"],
+        ),
         ("lost_at__lt=2025-01-21T00:00:00Z", ["lost"]),
         ("lost_date=2025-01-20", ["lost"]),
         ("name=lead%20booking", ["lead"]),

@@ -34,8 +34,9 @@ class Command(BaseCommand):
             self._create_demo_bookings(business)
         _, key = issue_api_token(business_id=business.id, username=DEMO_API_USER)
         self.stdout.write(f"Demo business: {business}")
-        self.stdout.write(f"Admin: http://127.0.0.1:8000/admin/  user {DEMO_STAFF}  "
-                          f"password {password}")
+        self.stdout.write(
+            f"Admin: http://127.0.0.1:8000/admin/  user {DEMO_STAFF}  password {password}"
+        )
         self.stdout.write(f"API token for {DEMO_API_USER} (Authorization: Token <key>):")
         self.stdout.write(key)
 
@@ -55,7 +56,8 @@ class Command(BaseCommand):
         wedding = Booking.objects.create(business=business, name="Spring wedding", guest_count=120)
         wedding.change_status("tentative", at=start, source=ChangeSource.COMMAND)
         wedding.change_status(
-            "definite", at=start + dt.timedelta(days=5, hours=5, minutes=15),
+            "definite",
+            at=start + dt.timedelta(days=5, hours=5, minutes=15),
             source=ChangeSource.COMMAND,
         )
         Booking.objects.create(business=business, name="Company offsite", guest_count=40)

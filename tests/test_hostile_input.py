@@ -1,0 +1,180 @@
+"""Input a client or an attacker can send: always a clear 4xx, never a 500, nothing written."""
+
+import json
+
+import pytest
+
+from bookings.models import Booking, BookingStatusChange
+
+
+@pytest.fixture
+def booking(make_booking):
+    return make_booking(name="Target", guest_count=10)
+
+
+def assert_untouched(booking: Booking) -> None:
+    booking.refresh_from_db()
+    assert (booking.name, booking.status, booking.guest_count) == ("Target", "lead", 10)
+    assert not BookingStatusChange.objects.exists()
+    assert Booking.objects.count() == 1
+
+
+def post_raw(api, path: str, content, content_type="application/json"):
+    return api.generic("POST", path, content, content_type)
+
+
+@pytest.mark.django_db
+def test_a_body_over_one_mebibyte_is_413_before_parsing(api, booking):
+    body = json.dumps({"name": "x" * (1024 * 1024 + 1)})
+    response = post_raw(api, "/v2/bookings", body)
+    assert response.status_code == 413
+    assert "too large" in response.json()["detail"]
+    assert_untouched(booking)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/xml", "multipart/form-data; boundary=x", ""]
+)
+def test_a_content_type_other_than_json_is_415(api, booking, content_type):
+    response = post_raw(
+        api, f"/v2/bookings/{booking.pk}/change_status", '{"status": "lost"}', content_type
+    )
+    assert response.status_code == 415
+    assert_untouched(booking)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{",
+        "",
+        "null",
+        "[]",
+        '{"status": "lost",}',
+        '{"status": NaN}',
+        '{"status": Infinity}',
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 50_000 + "1" + "}" * 50_000,
+        b"\xff\xfe{}",
+        b'{"status": "lo\xc3st"}',
+        '{"status": "lost", "status_at": 1' + "0" * 5000 + "}",
+    ],
+    ids=lambda content: repr(content[:20]),
+)
+def test_malformed_or_hostile_json_is_400(api, booking, content):
+    response = post_raw(api, f"/v2/bookings/{booking.pk}/change_status", content)
+    assert response.status_code == 400
+    assert response.json()
+    assert_untouched(booking)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "nul\u0000in name"}, "name"),
+        ({"name": "Gala", "notes": "nul\u0000"}, "notes"),
+        ({"name": "Gala", "guest_count": 2**63}, "guest_count"),
+        ({"name": "Gala", "guest_count": 2**31}, "guest_count"),
+        ({"name": "Gala", "guest_count": True}, "guest_count"),
+        ({"name": {"nested": "object"}}, "name"),
+        ({"name": ["list"]}, "name"),
+        ({"name": "Gala", "starts_at": "9999-12-31T23:59:59-14:00"}, "starts_at"),
+        ({"name": "Gala", "starts_at": "0001-01-01T00:00:00+14:00"}, "starts_at"),
+        ({"name": "Gala", "starts_at": "2023-02-29T10:00:00Z"}, "starts_at"),
+        ({"name": "Gala", "starts_at": "2024-01-01T10:00:00+25:00"}, "starts_at"),
+        ({"name": "Gala", "unexpected": 1}, "unexpected"),
+    ],
+    ids=str,
+)
+def test_hostile_field_values_are_400_naming_the_field(api, booking, body, field):
+    response = api.post("/v2/bookings", body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert_untouched(booking)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        ('{"name": "lone \\ud800 surrogate"}', "name"),
+        ('{"name": "Gala", "notes": "\\udfff"}', "notes"),
+        ('{"name": "Gala", "guest_count": 1e999}', "guest_count"),
+        ('{"name": "Gala", "guest_count": -1e999}', "guest_count"),
+        ('{"name": "Gala", "guest_count": 12.5}', "guest_count"),
+    ],
+)
+def test_values_only_raw_json_can_carry_are_400(api, booking, content, field):
+    response = post_raw(api, "/v2/bookings", content)
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert_untouched(booking)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("starts_at", "stored"),
+    [
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"),
+        ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z"),
+        ("2024-02-29T23:30:00-14:00", "2024-03-01T13:30:00Z"),
+        ("2024-02-29T00:00:00+14:00", "2024-02-28T10:00:00Z"),
+    ],
+)
+def test_dates_at_the_edges_are_stored_exactly(api, starts_at, stored):
+    response = api.post("/v2/bookings", {"name": "Edge", "starts_at": starts_at})
+    assert response.status_code == 201
+    assert api.get(f"/v2/bookings/{response.json()['id']}").json()["starts_at"] == stored
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "name=%00",
+        "status=%00",
+        "tentative_at__gte=%00",
+        "guest_count=99999999999999999999999",
+        "guest_count__gte=-1",
+        "tentative_at__gte=0000-01-01T00:00:00Z",
+        "tentative_at__lte=10000-01-01T00:00:00Z",
+        "definite_date=2023-02-29",
+        "page_size=-5",
+        "page_size=abc",
+        "cursor=not-a-cursor",
+        "cursor=%00",
+    ],
+)
+def test_hostile_query_strings_never_cause_a_server_error(api, booking, query):
+    response = api.get(f"/v2/bookings?{query}")
+    assert response.status_code < 500
+    assert response.status_code in (200, 400, 404)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("put", "/v2/bookings/{pk}"),
+        ("post", "/v2/bookings/{pk}"),
+        ("delete", "/v2/bookings"),
+        ("patch", "/v2/bookings"),
+        ("get", "/v2/bookings/{pk}/change_status"),
+        ("delete", "/v2/bookings/{pk}/status_history"),
+    ],
+)
+def test_wrong_methods_are_405(api, booking, method, path):
+    response = getattr(api, method)(path.format(pk=booking.pk), {}, format="json")
+    assert response.status_code == 405
+    assert_untouched(booking)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("pk", ["0", "-1", str(2**64), "1e3", "%00", "１"])
+def test_odd_ids_in_the_path_are_404(api, booking, pk):
+    assert api.get(f"/v2/bookings/{pk}").status_code == 404
+    assert api.patch(f"/v2/bookings/{pk}", {"name": "x"}, format="json").status_code == 404
+    assert_untouched(booking)

@@ -1,8 +1,20 @@
 """`Authorization: Token <key>` against SHA-256 digests of the keys."""
 
 from rest_framework import authentication, exceptions
+from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import ApiToken, digest_token_key
+
+
+class FailedAuthenticationThrottle(SimpleRateThrottle):
+    """Counts failed token attempts per client address (in the shared cache, so every
+    app server sees the same count); past the rate, failures answer 429. A valid
+    token is never throttled and costs no extra query."""
+
+    scope = "failed_authentication"
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class HashedTokenAuthentication(authentication.BaseAuthentication):
@@ -13,19 +25,27 @@ class HashedTokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Invalid token header: expected 'Token <key>'.")
+            self.fail(request, "Invalid token header: expected 'Token <key>'.")
         try:
             key = header[1].decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
+            self.fail(request, "Invalid token.")
         token = (
             ApiToken.objects.select_related("user__business")
             .filter(key_digest=digest_token_key(key))
             .first()
         )
         if token is None or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid token.")
+            self.fail(request, "Invalid token.")
         return token.user, token
+
+    def fail(self, request, message: str):
+        throttle = FailedAuthenticationThrottle()
+        if not throttle.allow_request(request, None):
+            raise exceptions.Throttled(
+                wait=throttle.wait(), detail="Too many failed authentication attempts."
+            )
+        raise exceptions.AuthenticationFailed(message)
 
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (with WWW-Authenticate) rather than 403.

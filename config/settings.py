@@ -132,6 +132,15 @@ STORAGES = {
 # Without collectstatic (development, tests) WhiteNoise serves from the finders.
 WHITENOISE_USE_FINDERS = True
 
+# A cache shared by every app server (the database), used to count failed
+# authentication attempts per client.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "django_cache",
+    }
+}
+
 # Bodies over 1 MiB are refused before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
@@ -143,6 +152,13 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "config.exception_handler.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {
+        "failed_authentication": os.environ.get("API_FAILED_AUTH_RATE", "30/min"),
+    },
+    # Client addresses come from REMOTE_ADDR unless a proxy count is configured.
+    "NUM_PROXIES": int(os.environ["API_NUM_PROXIES"])
+    if os.environ.get("API_NUM_PROXIES")
+    else None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 

@@ -75,3 +75,26 @@ def test_seed_demo_prints_a_working_token_and_is_safe_to_rerun(client):
         assert response.status_code == 200
         assert len(response.json()["results"]) == 3
     assert Business.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_repeated_failed_authentication_is_throttled_but_a_valid_token_still_works(
+    client, monkeypatch
+):
+    from django.core.cache import cache
+
+    from accounts.authentication import FailedAuthenticationThrottle
+
+    key = create_token("--business", "43111", "--username", "JoeSchmo")[-1]
+    monkeypatch.setattr(
+        FailedAuthenticationThrottle, "THROTTLE_RATES", {"failed_authentication": "3/min"}
+    )
+    cache.clear()
+
+    codes = [
+        client.get("/v2/bookings", HTTP_AUTHORIZATION="Token guess").status_code for _ in range(5)
+    ]
+
+    assert codes == [401, 401, 401, 429, 429]
+    assert client.get("/v2/bookings", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    cache.clear()

@@ -1,0 +1,59 @@
+"""Production settings, checked the way a deploy would run them: in a fresh process."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*arguments: str, **environment: str) -> subprocess.CompletedProcess:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("DJANGO_") and key != "DATABASE_URL"
+    }
+    env.update(environment)
+    return subprocess.run(
+        [sys.executable, "manage.py", *arguments],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def production(**extra: str) -> dict:
+    return {
+        "DJANGO_PRODUCTION": "1",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "bookings.example.com",
+        **extra,
+    }
+
+
+def test_check_deploy_is_clean_under_production_settings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **production())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = production()
+    del env["DJANGO_SECRET_KEY"]
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    def debug(**environment: str) -> str:
+        command = "from django.conf import settings; print(settings.DEBUG)"
+        return manage("shell", "-c", command, **environment).stdout.splitlines()[-1]
+
+    assert debug() == "False"
+    assert debug(DJANGO_DEBUG="1") == "True"
+    assert debug(**production(DJANGO_DEBUG="")) == "False"

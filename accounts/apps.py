@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Businesses, users and API tokens"
+
+    def ready(self) -> None:
+        # Registers the token scheme with drf-spectacular's schema generator.
+        import config.schema  # noqa: F401

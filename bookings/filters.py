@@ -1,13 +1,13 @@
 """Query-string filters for GET /v2/bookings."""
 
 import django_filters
-from django import forms
 from django.db import models
+from django_filters.fields import MultipleChoiceField
 
 from bookings.models import Booking, BookingStatus
 
 
-class CommaSeparatedMultipleChoiceField(forms.MultipleChoiceField):
+class CommaSeparatedMultipleChoiceField(MultipleChoiceField):
     """Accepts `?status=a&status=b`, `?status=a,b` and any mix of the two."""
 
     def to_python(self, value):

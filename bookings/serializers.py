@@ -3,6 +3,8 @@
 import datetime as dt
 import re
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bookings.models import (
@@ -70,6 +72,7 @@ class UTCDateTimeField(serializers.DateTimeField):
             self.fail("out_of_range")
 
 
+@extend_schema_field(OpenApiTypes.DATE)
 class StatusDateField(serializers.Field):
     """`YYYY-MM-DD`, a real calendar date."""
 

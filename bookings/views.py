@@ -1,6 +1,7 @@
 """The bookings API: thin views over Booking's model methods."""
 
 from django.db import transaction
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
@@ -14,6 +15,7 @@ from bookings.serializers import (
     BookingStatusChangeSerializer,
     ChangeStatusSerializer,
 )
+from config.schema import COMMON_ERRORS, NOT_FOUND, WRITE_ERRORS, error
 
 
 class NewestFirstPagination(CursorPagination):
@@ -31,6 +33,42 @@ class RecordedOrderPagination(NewestFirstPagination):
     max_page_size = 500
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the caller's bookings, newest first",
+        responses={
+            200: BookingSerializer(many=True),
+            400: error("A filter value is invalid."),
+            **COMMON_ERRORS,
+        },
+    ),
+    create=extend_schema(
+        summary="Create a booking (lead, unless a status is given)",
+        request=BookingCreateSerializer,
+        responses={201: BookingSerializer, **WRITE_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="One booking with every status field",
+        responses={200: BookingSerializer, 404: NOT_FOUND, **COMMON_ERRORS},
+    ),
+    partial_update=extend_schema(
+        summary="Edit a booking's ordinary fields (status fields: use change_status)",
+        responses={200: BookingSerializer, 404: NOT_FOUND, **WRITE_ERRORS},
+    ),
+    destroy=extend_schema(
+        summary="Delete a booking and its history",
+        responses={204: None, 404: NOT_FOUND, **COMMON_ERRORS},
+    ),
+    change_status=extend_schema(
+        summary="Change a booking's status",
+        request=ChangeStatusSerializer,
+        responses={200: BookingSerializer, 404: NOT_FOUND, **WRITE_ERRORS},
+    ),
+    status_history=extend_schema(
+        summary="Every status change of a booking, in the order recorded",
+        responses={200: BookingStatusChangeSerializer(many=True), 404: NOT_FOUND, **COMMON_ERRORS},
+    ),
+)
 class BookingViewSet(
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -39,6 +77,7 @@ class BookingViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
+    queryset = Booking.objects.none()  # for schema introspection; see get_queryset
     serializer_class = BookingSerializer
     filterset_class = BookingFilter
     pagination_class = NewestFirstPagination

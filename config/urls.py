@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bookings.views import BookingViewSet
 from config.routers import OptionalSlashRouter
@@ -9,6 +10,8 @@ router.register("v2/bookings", BookingViewSet, basename="booking")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    re_path(r"^v2/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^v2/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("statuses.urls")),
     path("", include(router.urls)),
 ]

@@ -1,0 +1,59 @@
+"""OpenAPI pieces shared by every endpoint: the token scheme and the error shapes."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse
+
+ERROR_BODY = {
+    "type": "object",
+    "description": (
+        "`{field: [messages]}` naming each input at fault, or `{detail: message}` "
+        "when no single field is."
+    ),
+    "additionalProperties": {
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+    },
+}
+
+
+def error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response=ERROR_BODY, description=description)
+
+
+BAD_REQUEST = error("Invalid input; the body names each field at fault.")
+UNAUTHENTICATED = error("No token, or an invalid one.")
+FORBIDDEN = error("The caller may not do this.")
+NOT_FOUND = error("No such object in the caller's business.")
+CONFLICT = error("The object exists already.")
+TOO_LARGE = error("The body is over 1 MiB.")
+UNSUPPORTED_MEDIA = error("The body is not application/json.")
+THROTTLED = error("Too many failed authentication attempts.")
+UNAVAILABLE = error("The database is unavailable; retry shortly.")
+
+COMMON_ERRORS = {
+    401: UNAUTHENTICATED,
+    403: FORBIDDEN,
+    429: THROTTLED,
+    503: UNAVAILABLE,
+}
+WRITE_ERRORS = {**COMMON_ERRORS, 400: BAD_REQUEST, 413: TOO_LARGE, 415: UNSUPPORTED_MEDIA}
+
+
+class HashedTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.HashedTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>`; create a key with `manage.py create_api_token`.",
+        }
+
+
+def paths_without_trailing_slash(result, generator, request, public):
+    """Routes accept an optional trailing slash; document the canonical form without."""
+    result["paths"] = {
+        (path.rstrip("/") or "/"): operations for path, operations in result["paths"].items()
+    }
+    return result

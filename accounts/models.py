@@ -1,10 +1,12 @@
 """Tenants (businesses), the users who belong to them, and their API tokens."""
 
+import datetime as dt
 import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 
 
 class Business(models.Model):
@@ -59,3 +61,38 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.pk} of {self.user}"
+
+
+IDEMPOTENCY_KEY_LIFETIME = dt.timedelta(hours=24)
+
+
+class IdempotencyKeyQuerySet(models.QuerySet):
+    def expired(self) -> "IdempotencyKeyQuerySet":
+        return self.filter(created_at__lt=timezone.now() - IDEMPOTENCY_KEY_LIFETIME)
+
+
+class IdempotencyKey(models.Model):
+    """The first response to a POST sent with an `Idempotency-Key` header, so a retry
+    of the same request replays it instead of writing again. Scoped to the business,
+    kept 24 hours."""
+
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = IdempotencyKeyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["business", "key"], name="idempotency_key_per_business")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.business_id})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.created_at < timezone.now() - IDEMPOTENCY_KEY_LIFETIME

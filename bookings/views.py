@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
+from accounts.idempotency import idempotent
 from bookings.filters import BookingFilter
 from bookings.models import Booking
 from bookings.serializers import (
@@ -15,7 +16,14 @@ from bookings.serializers import (
     BookingStatusChangeSerializer,
     ChangeStatusSerializer,
 )
-from config.schema import COMMON_ERRORS, NOT_FOUND, WRITE_ERRORS, error
+from config.schema import (
+    COMMON_ERRORS,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENT_WRITE_ERRORS,
+    NOT_FOUND,
+    WRITE_ERRORS,
+    error,
+)
 
 
 class NewestFirstPagination(CursorPagination):
@@ -45,7 +53,8 @@ class RecordedOrderPagination(NewestFirstPagination):
     create=extend_schema(
         summary="Create a booking (lead, unless a status is given)",
         request=BookingCreateSerializer,
-        responses={201: BookingSerializer, **WRITE_ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: BookingSerializer, **IDEMPOTENT_WRITE_ERRORS},
     ),
     retrieve=extend_schema(
         summary="One booking with every status field",
@@ -62,7 +71,8 @@ class RecordedOrderPagination(NewestFirstPagination):
     change_status=extend_schema(
         summary="Change a booking's status",
         request=ChangeStatusSerializer,
-        responses={200: BookingSerializer, 404: NOT_FOUND, **WRITE_ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: BookingSerializer, 404: NOT_FOUND, **IDEMPOTENT_WRITE_ERRORS},
     ),
     status_history=extend_schema(
         summary="Every status change of a booking, in the order recorded",
@@ -98,6 +108,7 @@ class BookingViewSet(
             return BookingCreateSerializer
         return super().get_serializer_class()
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -111,6 +122,7 @@ class BookingViewSet(
         return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])
+    @idempotent
     def change_status(self, request, pk=None):
         booking = self.get_object()
         body = ChangeStatusSerializer(data=request.data)

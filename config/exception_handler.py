@@ -7,11 +7,13 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from accounts.idempotency import IdempotencyKeyReused
 from config.errors import AlreadyExists, DomainError, InvalidValue, NotAllowed
 
 logger = logging.getLogger(__name__)
 
 DOMAIN_ERROR_STATUS = {
+    IdempotencyKeyReused: status.HTTP_422_UNPROCESSABLE_ENTITY,
     InvalidValue: status.HTTP_400_BAD_REQUEST,
     NotAllowed: status.HTTP_403_FORBIDDEN,
     AlreadyExists: status.HTTP_409_CONFLICT,

@@ -1,7 +1,7 @@
 """OpenAPI pieces shared by every endpoint: the token scheme and the error shapes."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 ERROR_BODY = {
     "type": "object",
@@ -29,6 +29,19 @@ UNSUPPORTED_MEDIA = error("The body is not application/json.")
 THROTTLED = error("Too many failed authentication attempts.")
 UNAVAILABLE = error("The database is unavailable; retry shortly.")
 
+KEY_REUSED = error("The Idempotency-Key was already used with a different request.")
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Up to 255 printable ASCII characters. A retry with the same key and body within "
+        "24 hours replays the first successful response (header `Idempotent-Replayed: true`) "
+        "and writes nothing; the same key with another body is a 422."
+    ),
+)
+
 COMMON_ERRORS = {
     401: UNAUTHENTICATED,
     403: FORBIDDEN,
@@ -36,6 +49,7 @@ COMMON_ERRORS = {
     503: UNAVAILABLE,
 }
 WRITE_ERRORS = {**COMMON_ERRORS, 400: BAD_REQUEST, 413: TOO_LARGE, 415: UNSUPPORTED_MEDIA}
+IDEMPOTENT_WRITE_ERRORS = {**WRITE_ERRORS, 422: KEY_REUSED}
 
 
 class HashedTokenScheme(OpenApiAuthenticationExtension):

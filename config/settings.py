@@ -102,11 +102,17 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     }
 elif _database["ENGINE"] == "django.db.backends.postgresql":
     _database["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
+    # Check each pooled connection as it is handed out, so that after a database
+    # restart no request gets a dead connection (one round trip on loopback).
+    _database["CONN_HEALTH_CHECKS"] = env_flag("DB_POOL_CHECK", True)
     _database["OPTIONS"] = {
+        # While the database is down, a request waits at most this long for a
+        # connection and then answers 503, rather than hanging.
+        "connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT", "3")),
         "pool": {
             "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
             "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "16")),
-            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "3")),
         },
     }
 DATABASES = {"default": _database}

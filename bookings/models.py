@@ -112,7 +112,8 @@ class Booking(models.Model):
         moment (`at`, else now), keeps the dates of earlier statuses, clears
         `lost_*` unless the new status is lost, and records one history entry, all
         in one transaction. Raises InvalidValue (naming the field) and writes
-        nothing when the status is unknown or the moment is in the future.
+        nothing when the status is unknown or the moment is in the future, and
+        Booking.DoesNotExist when the booking is not (or no longer) in its business.
         """
         if status not in BookingStatus.values:
             raise InvalidValue(
@@ -125,7 +126,12 @@ class Booking(models.Model):
         ensure_not_in_future(moment)
 
         with transaction.atomic():
-            self.refresh_from_db(from_queryset=Booking.objects.select_for_update())
+            # Re-read under a row lock, within the booking's business: a stale instance
+            # can never overwrite a concurrent change, and a caller may pass a bare
+            # `Booking(pk=..., business_id=...)` handle, which raises DoesNotExist.
+            self.refresh_from_db(
+                from_queryset=Booking.objects.for_business(self.business_id).select_for_update()
+            )
             previous_status = self.status
             self.status = status
             changed_fields = ["status", "updated_at"]

@@ -38,6 +38,17 @@ class RejectUnknownFieldsMixin:
         return set()
 
 
+def iso_utc(moment: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z`; fractional seconds only when not zero."""
+    if moment is None:
+        return None
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def iso_date(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
 class UTCDateTimeField(serializers.DateTimeField):
     """An ISO 8601 datetime string with a time part. An offset is converted to UTC;
     without one the time is taken as UTC. A date alone, an empty string or a
@@ -70,6 +81,9 @@ class UTCDateTimeField(serializers.DateTimeField):
             return moment.astimezone(dt.UTC)
         except OverflowError:
             self.fail("out_of_range")
+
+    def to_representation(self, value):
+        return iso_utc(value)
 
 
 @extend_schema_field(OpenApiTypes.DATE)
@@ -178,6 +192,28 @@ class BookingSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "status", "tentative_date", "definite_date", "lost_date"]
         extra_kwargs = {"notes": {"required": False, "allow_blank": True}}
+
+    def to_representation(self, booking: Booking) -> dict:
+        # Written out rather than walked field by field: every response carries a
+        # booking, and this is several times faster than the generic path while
+        # producing the same JSON (the tests compare the two).
+        return {
+            "id": booking.id,
+            "name": booking.name,
+            "starts_at": iso_utc(booking.starts_at),
+            "ends_at": iso_utc(booking.ends_at),
+            "guest_count": booking.guest_count,
+            "notes": booking.notes,
+            "status": booking.status,
+            "tentative_date": iso_date(booking.tentative_date),
+            "tentative_at": iso_utc(booking.tentative_at),
+            "definite_date": iso_date(booking.definite_date),
+            "definite_at": iso_utc(booking.definite_at),
+            "lost_date": iso_date(booking.lost_date),
+            "lost_at": iso_utc(booking.lost_at),
+            "created_at": iso_utc(booking.created_at),
+            "updated_at": iso_utc(booking.updated_at),
+        }
 
     def to_internal_value(self, data):
         if isinstance(data, dict):

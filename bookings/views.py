@@ -4,6 +4,7 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
@@ -124,10 +125,15 @@ class BookingViewSet(
     @action(detail=True, methods=["post"])
     @idempotent
     def change_status(self, request, pk=None):
-        booking = self.get_object()
         body = ChangeStatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        booking.change_status(**body.validated_data, by=request.user)
+        # change_status() reads the row itself, locked and scoped to the caller's
+        # business, so a lookup beforehand would only cost a query.
+        booking = Booking(pk=pk, business_id=request.user.business_id)
+        try:
+            booking.change_status(**body.validated_data, by=request.user)
+        except Booking.DoesNotExist:
+            raise NotFound from None
         return Response(BookingSerializer(booking).data)
 
     @action(detail=True, methods=["get"], pagination_class=RecordedOrderPagination)

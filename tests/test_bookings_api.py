@@ -622,3 +622,27 @@ def test_datetimes_render_fractional_seconds_only_when_not_zero(api, make_bookin
     assert body["tentative_at"] == "2025-01-10T09:15:00.500000Z"
     assert body["definite_at"] == "2025-01-15T14:30:00Z"
     assert body["created_at"].endswith("Z")
+
+
+@pytest.mark.django_db
+def test_the_written_out_representation_matches_the_declared_fields(make_booking):
+    """BookingSerializer.to_representation is hand-written for speed; it must say
+    exactly what DRF's generic field-by-field rendering of the same fields says."""
+    from rest_framework import serializers as drf
+
+    from bookings.serializers import BookingSerializer
+
+    booking = make_booking(
+        starts_at=dt.datetime(2025, 6, 1, 18, 0, 0, 120000, tzinfo=dt.UTC),
+        ends_at=dt.datetime(2025, 6, 1, 23, tzinfo=dt.UTC),
+        guest_count=80,
+        notes="Balcony",
+    )
+    booking.change_status("tentative", at=dt.datetime(2025, 1, 10, 9, 15, tzinfo=dt.UTC))
+    booking.change_status("lost", at=dt.datetime(2025, 1, 12, 8, 0, 0, 5, tzinfo=dt.UTC))
+    booking.refresh_from_db()
+
+    generic = drf.Serializer.to_representation(BookingSerializer(), booking)
+
+    assert BookingSerializer(booking).data == generic
+    assert list(BookingSerializer(booking).data) == BookingSerializer.Meta.fields

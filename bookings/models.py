@@ -53,6 +53,107 @@ class BookingQuerySet(models.QuerySet):
     def for_business(self, business_id: int) -> "BookingQuerySet":
         return self.filter(business_id=business_id)
 
+    # --- Data fixes -------------------------------------------------------
+    # Which bookings the data-fix commands (backfill_status_datetimes,
+    # repair_booking_status_dates) must touch. Each rule is a Q so that a
+    # command can filter on it and also annotate each row with the rules it
+    # breaks, in the same query.
+
+    def pk_range_starts(self, batch_size: int) -> range:
+        """The starts of consecutive pk ranges `[start, start + batch_size)` that
+        together cover this queryset's bookings (empty when there are none).
+
+        Data fixes walk these ranges, one bounded statement per range, instead of
+        loading rows: a million bookings are never held at once."""
+        bounds = self.aggregate(first=models.Min("pk"), last=models.Max("pk"))
+        if bounds["first"] is None:
+            return range(0)
+        return range(bounds["first"], bounds["last"] + 1, batch_size)
+
+    def in_pk_range(self, start: int, stop: int) -> "BookingQuerySet":
+        return self.filter(pk__gte=start, pk__lt=stop)
+
+    @staticmethod
+    def backfill_rule(status: str) -> models.Q:
+        """`<status>_date` is set but `<status>_at` is null (data that predates the
+        datetime fields)."""
+        return models.Q(**{f"{status}_date__isnull": False, f"{status}_at__isnull": True})
+
+    def needing_backfill(self) -> "BookingQuerySet":
+        rules = [self.backfill_rule(status) for status in STAMPED_STATUSES]
+        return self.filter(rules[0] | rules[1] | rules[2])
+
+    @staticmethod
+    def stray_lost_dates_rule() -> models.Q:
+        """`lost_date`/`lost_at` set on a booking that is not lost: leaving lost
+        clears them, so they are stale."""
+        return ~models.Q(status=BookingStatus.LOST) & (
+            models.Q(lost_date__isnull=False) | models.Q(lost_at__isnull=False)
+        )
+
+    def with_stray_lost_dates(self) -> "BookingQuerySet":
+        return self.filter(self.stray_lost_dates_rule())
+
+    @staticmethod
+    def mismatched_date_rule(status: str) -> models.Q:
+        """`<status>_at` is set and `<status>_date` is not its UTC date (or is null).
+
+        Lost dates are judged on lost bookings only: on any other booking they are
+        stray (see `stray_lost_dates_rule`) and get cleared, not corrected."""
+        moment, date = f"{status}_at", f"{status}_date"
+        rule = models.Q(**{f"{moment}__isnull": False}) & (
+            models.Q(**{f"{date}__isnull": True})
+            | ~models.Q(**{date: models.functions.TruncDate(moment, tzinfo=dt.UTC)})
+        )
+        if status == BookingStatus.LOST:
+            rule &= models.Q(status=BookingStatus.LOST)
+        return rule
+
+    @classmethod
+    def any_mismatched_date_rule(cls) -> models.Q:
+        rules = [cls.mismatched_date_rule(status) for status in STAMPED_STATUSES]
+        return rules[0] | rules[1] | rules[2]
+
+    def with_mismatched_status_dates(self) -> "BookingQuerySet":
+        return self.filter(self.any_mismatched_date_rule())
+
+    @staticmethod
+    def missing_own_date_rule() -> models.Q:
+        """The booking is tentative, definite or lost, yet that status's own `_at`
+        and `_date` are both null."""
+        rules = [
+            models.Q(
+                status=status, **{f"{status}_at__isnull": True, f"{status}_date__isnull": True}
+            )
+            for status in STAMPED_STATUSES
+        ]
+        return rules[0] | rules[1] | rules[2]
+
+    def missing_own_status_date(self) -> "BookingQuerySet":
+        return self.filter(self.missing_own_date_rule())
+
+    def needing_repair(self) -> "BookingQuerySet":
+        """Bookings that break any rule repair_booking_status_dates fixes."""
+        return self.filter(
+            self.stray_lost_dates_rule()
+            | self.any_mismatched_date_rule()
+            | self.missing_own_date_rule()
+        )
+
+    @staticmethod
+    def restamp_moment() -> models.Func:
+        """The moment to stamp on a booking whose current status lost its own date:
+        `status_at` of the most recently recorded history entry to that status (the
+        one change_status applied last, even if backdated), else `updated_at`."""
+        latest_entry = BookingStatusChange.objects.filter(
+            booking=models.OuterRef("pk"), to_status=models.OuterRef("status")
+        ).order_by("-id")
+        return models.functions.Coalesce(
+            models.Subquery(latest_entry.values("status_at")[:1]),
+            models.F("updated_at"),
+            output_field=models.DateTimeField(),
+        )
+
 
 class Booking(models.Model):
     business = models.ForeignKey(

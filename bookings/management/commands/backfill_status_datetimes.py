@@ -1,0 +1,176 @@
+"""Give every status date that predates the datetime fields its moment.
+
+Where `<status>_date` is set and `<status>_at` is null (tentative, definite,
+lost), `<status>_at` becomes that date at 00:00:00Z, which is what
+change_status stamps for a `status_date` given without a time.
+
+How it stays cheap at a million bookings: it walks the pk space in ranges of
+`--batch-size`; per range, one query lists the pks (and only the pks) that need
+it, then one UPDATE per field sets them, re-checking the condition so that a
+booking changed in between is left alone. Each range is its own transaction.
+
+No history entries: the booking's status and moments do not change, the
+moment only gets the precision the date already stated. `updated_at` is left
+as it is, as for every data fix (it records the last change made by a person).
+"""
+
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, models, transaction
+from tqdm import tqdm
+
+from accounts.models import Business
+from bookings.models import STAMPED_STATUSES, Booking, BookingQuerySet
+
+DEFAULT_BATCH_SIZE = 20_000
+
+
+class UtcMidnight(models.Func):
+    """The moment 00:00:00Z of a date column.
+
+    Spelled per database so that the stored value is exactly what Django writes
+    for that datetime: on SQLite a plain CAST would store '2025-01-10 00:00:00.000',
+    which no equality filter for 2025-01-10T00:00:00Z would match."""
+
+    arity = 1
+    output_field = models.DateTimeField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, template="CAST(%(expressions)s AS TIMESTAMP)", **extra_context
+        )
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler,
+            connection,
+            template="((%(expressions)s)::timestamp AT TIME ZONE 'UTC')",
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, template="datetime(%(expressions)s)", **extra_context
+        )
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def chunked(pks: Sequence[int], size: int | None) -> Iterator[Sequence[int]]:
+    """`pks` in slices that fit the database's limit on query parameters."""
+    size = size or len(pks) or 1
+    for offset in range(0, len(pks), size):
+        yield pks[offset : offset + size]
+
+
+class Command(BaseCommand):
+    help = (
+        "Set every tentative_at/definite_at/lost_at that is null while its date is set "
+        "to that date at 00:00:00Z. Safe to re-run."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Report what would be backfilled; change nothing.",
+        )
+        parser.add_argument(
+            "--business", type=int, metavar="ID", help="Only this business's bookings."
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=positive_int,
+            default=DEFAULT_BATCH_SIZE,
+            metavar="N",
+            help=f"Bookings pks per transaction (default {DEFAULT_BATCH_SIZE}).",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+
+    def handle(
+        self,
+        *args,
+        dry_run: bool,
+        business: int | None,
+        batch_size: int,
+        no_progress: bool,
+        **options,
+    ) -> None:
+        bookings = Booking.objects.order_by()
+        if business is not None:
+            if not Business.objects.filter(pk=business).exists():
+                raise CommandError(f"There is no business {business}.")
+            bookings = bookings.for_business(business)
+
+        counts: Counter[str] = Counter()
+        starts = tqdm(
+            bookings.pk_range_starts(batch_size),
+            desc="backfill_status_datetimes",
+            unit="batch",
+            file=sys.stderr,
+            disable=no_progress or not self.stderr.isatty(),
+        )
+        for start in starts:
+            batch = bookings.in_pk_range(start, start + batch_size)
+            counts.update(self.count(batch) if dry_run else self.backfill(batch))
+            starts.set_postfix(backfilled=counts.total(), refresh=False)
+        self.report(counts, dry_run=dry_run)
+
+    def count(self, batch: BookingQuerySet) -> Counter[str]:
+        """Per field, how many bookings of `batch` need a backfill."""
+        return Counter(
+            batch.aggregate(
+                **{
+                    status: models.Count("pk", filter=BookingQuerySet.backfill_rule(status))
+                    for status in STAMPED_STATUSES
+                }
+            )
+        )
+
+    def backfill(self, batch: BookingQuerySet) -> Counter[str]:
+        """Backfill `batch`; return how many bookings changed, per field."""
+        counts: Counter[str] = Counter()
+        with transaction.atomic():
+            flagged = batch.needing_backfill().values_list(
+                "pk",
+                *(
+                    models.ExpressionWrapper(
+                        BookingQuerySet.backfill_rule(status), output_field=models.BooleanField()
+                    )
+                    for status in STAMPED_STATUSES
+                ),
+            )
+            rows = list(flagged)
+            for index, status in enumerate(STAMPED_STATUSES, start=1):
+                pks = [row[0] for row in rows if row[index]]
+                for chunk in chunked(pks, connection.features.max_query_params):
+                    counts[status] += (
+                        Booking.objects.filter(pk__in=chunk)
+                        .filter(BookingQuerySet.backfill_rule(status))
+                        .update(**{f"{status}_at": UtcMidnight(f"{status}_date")})
+                    )
+        return counts
+
+    def report(self, counts: Counter[str], *, dry_run: bool) -> None:
+        detail = ", ".join(f"{status}_at {counts[status]}" for status in STAMPED_STATUSES)
+        total = counts.total()
+        if not total:
+            self.stdout.write(
+                self.style.SUCCESS("Nothing to backfill: every status date has its datetime.")
+            )
+        elif dry_run:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Dry run: would backfill {total} datetimes ({detail}); nothing was changed."
+                )
+            )
+        else:
+            self.stdout.write(self.style.SUCCESS(f"Backfilled {total} datetimes ({detail})."))

@@ -1,40 +1,155 @@
+"""The bookings admin.
+
+Staff tied to a business see and change only its bookings (BusinessScopedAdmin);
+superusers see all. Status fields are read-only everywhere: the one way to change a
+status is the "Change status" page, which calls `Booking.change_status(...,
+source="admin")` like the API does, so the history records every change.
+"""
+
+import datetime as dt
+
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from accounts.admin_scoping import BusinessScopedAdmin
-from bookings.forms import ChangeStatusForm
+from bookings.forms import ChangeStatusForm, DateRangeForm
 from bookings.models import Booking, BookingStatusChange, ChangeSource
 from config.errors import DomainError
 
-STATUS_DATE_FIELDS = [
+STATUS_FIELDS = [
     "status",
-    "tentative_date",
-    "tentative_at",
-    "definite_date",
-    "definite_at",
-    "lost_date",
-    "lost_at",
+    ("tentative_date", "tentative_moment"),
+    ("definite_date", "definite_moment"),
+    ("lost_date", "lost_moment"),
 ]
+HISTORY_ON_CHANGE_STATUS_PAGE = 50
+
+
+def utc_text(moment: dt.datetime | None) -> str | None:
+    """A moment to the second, in UTC (the admin's own format drops the seconds);
+    None shows as the admin's empty value."""
+    if moment is None:
+        return None
+    return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+class DateRangeFilter(admin.FieldListFilter):
+    """A from/to range (both ends optional and inclusive) on a date field, with
+    "Has date" and "No date" links. Unlike DateFieldListFilter's fixed "Past 7 days"
+    or "This year", any range can be asked for.
+
+    An invalid bound is shown as an error in the sidebar and not applied, instead of
+    the admin's "?e=1" error page.
+    """
+
+    template = "admin/bookings/date_range_filter.html"
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        self.lookup_since = f"{field_path}__gte"
+        self.lookup_until = f"{field_path}__lte"
+        self.lookup_isnull = f"{field_path}__isnull"
+        super().__init__(field, request, params, model, model_admin, field_path)
+        # The base class moved this filter's parameters into used_parameters, as lists.
+        raw_bounds = {
+            name: self.used_parameters.pop(name)[-1]
+            for name in (self.lookup_since, self.lookup_until)
+            if name in self.used_parameters
+        }
+        self.form = DateRangeForm(
+            raw_bounds, since=self.lookup_since, until=self.lookup_until, auto_id=False
+        )
+        self.used_parameters.update({name: [value] for name, value in self.form.bounds().items()})
+        self.links = [
+            ("Any date", {}),
+            ("Has date", {self.lookup_isnull: "False"}),
+            ("No date", {self.lookup_isnull: "True"}),
+        ]
+        self.hidden_params: list[tuple[str, str]] = []
+
+    def expected_parameters(self) -> list[str]:
+        return [self.lookup_since, self.lookup_until, self.lookup_isnull]
+
+    def get_facet_counts(self, pk_attname, filtered_qs) -> dict:
+        return {
+            f"{index}__c": Count(
+                pk_attname,
+                filter=Q(**{name: value == "True" for name, value in params.items()}),
+            )
+            for index, (_title, params) in enumerate(self.links)
+        }
+
+    def choices(self, changelist):
+        # The range form is a GET form of its own: it carries the other parameters
+        # (search, other filters, ordering) along as hidden inputs.
+        self.hidden_params = [
+            (name, value)
+            for name, value in changelist.params.items()
+            if name not in self.expected_parameters()
+        ]
+        facet_counts = self.get_facet_queryset(changelist) if changelist.add_facets else None
+        selected_isnull = changelist.params.get(self.lookup_isnull)
+        has_range = any(
+            name in changelist.params for name in (self.lookup_since, self.lookup_until)
+        )
+        for index, (title, params) in enumerate(self.links):
+            if facet_counts is not None:
+                title = f"{title} ({facet_counts[f'{index}__c']})"
+            yield {
+                "selected": (
+                    params.get(self.lookup_isnull) == selected_isnull
+                    and not (has_range and not params)
+                ),
+                "query_string": changelist.get_query_string(params, self.expected_parameters()),
+                "display": title,
+            }
 
 
 class StatusChangeInline(admin.TabularInline):
     """The audit trail, read-only and newest first."""
 
     model = BookingStatusChange
-    fields = ["recorded_at", "from_status", "to_status", "status_at", "changed_by", "source"]
+    fields = ["recorded", "from_status", "to_status", "moment", "changed_by", "origin"]
     readonly_fields = fields
     ordering = ["-id"]
     extra = 0
     can_delete = False
     verbose_name_plural = "status history (newest first)"
 
+    @admin.display(description="recorded")
+    def recorded(self, change: BookingStatusChange) -> str | None:
+        return utc_text(change.recorded_at)
+
+    @admin.display(description="moment")
+    def moment(self, change: BookingStatusChange) -> str | None:
+        return utc_text(change.status_at)
+
+    @admin.display(description="source")
+    def origin(self, change: BookingStatusChange) -> str:
+        # As the API names it ("api", "admin", "command").
+        return change.source
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # The history is part of the booking: whoever may see the booking sees it.
+        booking_opts = Booking._meta
+        return any(
+            request.user.has_perm(
+                f"{booking_opts.app_label}.{get_permission_codename(action, booking_opts)}"
+            )
+            for action in ("view", "change")
+        )
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -50,18 +165,89 @@ class BookingAdmin(BusinessScopedAdmin):
         "lost_date",
         "starts_at",
     ]
+    list_display_links = ["id", "name"]
     list_filter = [
         "status",
-        ("tentative_date", admin.DateFieldListFilter),
-        ("definite_date", admin.DateFieldListFilter),
-        ("lost_date", admin.DateFieldListFilter),
+        ("tentative_date", DateRangeFilter),
+        ("definite_date", DateRangeFilter),
+        ("lost_date", DateRangeFilter),
         "business",
     ]
     list_select_related = ["business"]
     search_fields = ["name", "notes", "=id"]
-    readonly_fields = [*STATUS_DATE_FIELDS, "created_at", "updated_at"]
+    search_help_text = "Search by name or notes, or an exact booking id."
+    autocomplete_fields = ["business"]
+    readonly_fields = [
+        "status",
+        "tentative_date",
+        "tentative_moment",
+        "definite_date",
+        "definite_moment",
+        "lost_date",
+        "lost_moment",
+        "created",
+        "updated",
+    ]
     inlines = [StatusChangeInline]
     change_form_template = "admin/bookings/booking/change_form.html"
+    change_list_template = "admin/bookings/booking/change_list.html"
+
+    def get_list_display(self, request):
+        # Staff see one business only: its column would say the same on every row.
+        if request.user.is_superuser:
+            return self.list_display
+        return [name for name in self.list_display if name != self.business_field]
+
+    def get_fieldsets(self, request, obj=None):
+        details = ["name", "starts_at", "ends_at", "guest_count", "notes"]
+        # Staff create bookings in their own business only; save_model sets it.
+        if request.user.is_superuser or obj is not None:
+            details.insert(0, "business")
+        if obj is None:
+            return [(None, {"fields": details, "description": "A new booking starts as lead."})]
+        return [
+            (None, {"fields": details}),
+            (
+                "Status",
+                {
+                    "fields": STATUS_FIELDS,
+                    "description": (
+                        "Read-only here: use “Change status” (top right), which keeps "
+                        "the dates consistent and records the change in the history below. "
+                        "Times are UTC."
+                    ),
+                },
+            ),
+            ("Record", {"fields": ["created", "updated"], "classes": ["collapse"]}),
+        ]
+
+    @admin.display(description="tentative at")
+    def tentative_moment(self, booking: Booking) -> str | None:
+        return utc_text(booking.tentative_at)
+
+    @admin.display(description="definite at")
+    def definite_moment(self, booking: Booking) -> str | None:
+        return utc_text(booking.definite_at)
+
+    @admin.display(description="lost at")
+    def lost_moment(self, booking: Booking) -> str | None:
+        return utc_text(booking.lost_at)
+
+    @admin.display(description="created")
+    def created(self, booking: Booking) -> str | None:
+        return utc_text(booking.created_at)
+
+    @admin.display(description="updated")
+    def updated(self, booking: Booking) -> str | None:
+        return utc_text(booking.updated_at)
+
+    def has_add_permission(self, request) -> bool:
+        # A staff user tied to no business has nowhere to put a booking.
+        if not request.user.is_superuser and request.user.business_id is None:
+            return False
+        return super().has_add_permission(request)
+
+    # --- the change-status page -------------------------------------------------
 
     def get_urls(self):
         change_status = self.admin_site.admin_view(self.change_status_view)
@@ -75,13 +261,19 @@ class BookingAdmin(BusinessScopedAdmin):
         ]
 
     def change_status_view(self, request, object_id: int):
+        """Change a booking's status through Booking.change_status (source "admin").
+
+        The booking is looked up in the user's scoped queryset: another business's
+        booking is a 404, as on the API.
+        """
         booking = get_object_or_404(self.get_queryset(request), pk=object_id)
         if not self.has_change_permission(request, booking):
             raise PermissionDenied
         form = ChangeStatusForm(request.POST or None, initial={"status": booking.status})
         if request.method == "POST" and form.is_valid():
+            previous_status = booking.get_status_display()
             try:
-                booking.change_status(
+                entry = booking.change_status(
                     form.cleaned_data["status"],
                     at=form.cleaned_data["status_at"],
                     by=request.user,
@@ -91,7 +283,10 @@ class BookingAdmin(BusinessScopedAdmin):
                 form.add_error(error.field if error.field in form.fields else None, error.message)
             else:
                 self.message_user(
-                    request, f"Status changed to {booking.status}.", messages.SUCCESS
+                    request,
+                    f"Status of “{booking.name}” changed from {previous_status} to "
+                    f"{entry.get_to_status_display()} as of {utc_text(entry.status_at)}.",
+                    messages.SUCCESS,
                 )
                 return redirect(reverse("admin:bookings_booking_change", args=[booking.pk]))
         context = {
@@ -99,7 +294,13 @@ class BookingAdmin(BusinessScopedAdmin):
             "opts": self.model._meta,
             "original": booking,
             "form": form,
-            "title": f"Change status of {booking}",
-            "history": booking.status_changes.order_by("-id")[:50],
+            "title": f"Change status of {booking.name}",
+            "subtitle": None,
+            "status_dates": [
+                (label, getattr(booking, f"{label}_date"), getattr(booking, f"{label}_at"))
+                for label in ("tentative", "definite", "lost")
+            ],
+            "history": booking.status_changes.order_by("-id")[:HISTORY_ON_CHANGE_STATUS_PAGE],
+            "history_limit": HISTORY_ON_CHANGE_STATUS_PAGE,
         }
         return TemplateResponse(request, "admin/bookings/booking/change_status.html", context)

@@ -4,6 +4,8 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from bookings.models import Booking
@@ -59,7 +61,9 @@ def test_change_status_form_calls_the_model_method_with_source_admin(
 @pytest.mark.django_db
 def test_change_status_form_defaults_to_now(superuser_client, make_booking):
     booking = make_booking()
-    superuser_client.post(f"/admin/bookings/booking/{booking.pk}/change_status/", {"status": "lost"})
+    superuser_client.post(
+        f"/admin/bookings/booking/{booking.pk}/change_status/", {"status": "lost"}
+    )
     booking.refresh_from_db()
     assert booking.status == "lost"
     assert abs(booking.lost_at - dt.datetime.now(dt.UTC)) < dt.timedelta(seconds=30)
@@ -152,3 +156,316 @@ def test_staff_create_bookings_in_their_own_business_only(staff_client, business
 
     assert response.status_code == 302
     assert Booking.objects.get(name="Sneaky").business == business
+
+
+# --- the list: columns, the date range filter, query budget -------------------------
+
+
+def at(*parts: int) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def tentative_in_january(make_booking):
+    """Three bookings made tentative on January 5, 15 and 25, and one still a lead."""
+    for name, day in [("Early", 5), ("Middle", 15), ("Late", 25)]:
+        make_booking(name=name).change_status("tentative", at=at(2025, 1, day, 12))
+    make_booking(name="Still a lead")
+
+
+def listed_names(response) -> set[str]:
+    return {booking.name for booking in response.context["cl"].result_list}
+
+
+@pytest.mark.django_db
+def test_business_column_is_for_superusers_only(superuser_client, make_booking):
+    make_booking()
+    response = superuser_client.get("/admin/bookings/booking/")
+    assert "business" in response.context["cl"].list_display
+
+
+@pytest.mark.django_db
+def test_staff_see_no_business_column(staff_client, make_booking):
+    make_booking()
+    response = staff_client.get("/admin/bookings/booking/")
+    assert "business" not in response.context["cl"].list_display
+    assert "status" in response.context["cl"].list_display
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("tentative_date__gte=2025-01-10", {"Middle", "Late"}),
+        ("tentative_date__lte=2025-01-15", {"Early", "Middle"}),
+        ("tentative_date__gte=2025-01-15&tentative_date__lte=2025-01-15", {"Middle"}),
+        ("tentative_date__gte=2025-01-06&tentative_date__lte=2025-01-14", set()),
+        ("tentative_date__isnull=True", {"Still a lead"}),
+        ("tentative_date__isnull=False", {"Early", "Middle", "Late"}),
+        ("tentative_date__gte=&tentative_date__lte=", {"Early", "Middle", "Late", "Still a lead"}),
+    ],
+)
+def test_date_range_filter(staff_client, tentative_in_january, query, expected):
+    response = staff_client.get(f"/admin/bookings/booking/?{query}")
+
+    assert response.status_code == 200
+    assert listed_names(response) == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("tentative_date__gte=2025-02-30", "Enter a valid date."),
+        ("tentative_date__gte=2025-01-20&tentative_date__lte=2025-01-10", "is after"),
+    ],
+)
+def test_date_range_filter_shows_an_invalid_range_instead_of_failing(
+    staff_client, tentative_in_january, query, error
+):
+    response = staff_client.get(f"/admin/bookings/booking/?{query}")
+
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    # The invalid bound is not applied.
+    assert listed_names(response) == {"Early", "Middle", "Late", "Still a lead"}
+
+
+@pytest.mark.django_db
+def test_date_range_form_keeps_the_other_parameters(staff_client, tentative_in_january):
+    response = staff_client.get("/admin/bookings/booking/?status__exact=tentative&q=i&o=2")
+
+    content = response.content.decode()
+    assert '<input type="hidden" name="status__exact" value="tentative">' in content
+    assert '<input type="hidden" name="q" value="i">' in content
+    assert '<input type="hidden" name="o" value="2">' in content
+
+
+@pytest.mark.django_db
+def test_date_range_filter_counts_with_facets(staff_client, tentative_in_january):
+    content = staff_client.get("/admin/bookings/booking/?_facets=True").content.decode()
+
+    assert "Has date (3)" in content
+    assert "No date (1)" in content
+
+
+@pytest.mark.django_db
+def test_search_by_name_and_exact_id(staff_client, make_booking):
+    wedding = make_booking(name="Spring wedding")
+    make_booking(name="Autumn gala")
+
+    assert listed_names(staff_client.get("/admin/bookings/booking/?q=wedd")) == {"Spring wedding"}
+    by_id = staff_client.get(f"/admin/bookings/booking/?q={wedding.pk}")
+    assert listed_names(by_id) == {"Spring wedding"}
+
+
+@pytest.mark.django_db
+def test_changelist_queries_do_not_grow_with_the_bookings(superuser_client, make_booking):
+    def count_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert superuser_client.get("/admin/bookings/booking/").status_code == 200
+        return len(queries)
+
+    make_booking(name="First")
+    few = count_queries()
+    for index in range(10):
+        make_booking(name=f"Booking {index}")
+    assert count_queries() == few
+
+
+# --- the change page and the change-status page -------------------------------------
+
+
+@pytest.mark.django_db
+def test_change_page_lists_history_newest_first_with_precise_moments(
+    superuser_client, make_booking
+):
+    booking = make_booking()
+    booking.change_status("tentative", at=at(2025, 1, 10, 9, 15))
+    booking.change_status("definite", at=at(2025, 1, 15, 14, 30, 5))
+
+    response = superuser_client.get(f"/admin/bookings/booking/{booking.pk}/change/")
+
+    inline = response.context["inline_admin_formsets"][0]
+    assert [form.original.to_status for form in inline] == ["definite", "tentative"]
+    content = response.content.decode()
+    assert "2025-01-15 14:30:05 UTC" in content
+
+
+@pytest.mark.django_db
+def test_change_status_page_shows_the_current_dates_and_history(staff_client, make_booking):
+    booking = make_booking()
+    booking.change_status("tentative", at=at(2025, 1, 10, 9, 15), by="JoeSchmo")
+
+    response = staff_client.get(f"/admin/bookings/booking/{booking.pk}/change_status/")
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert '<strong id="current-status">Tentative</strong>' in content
+    assert "2025-01-10 09:15:00" in content
+    assert "JoeSchmo" in content
+    assert response.context["form"].initial == {"status": "tentative"}
+
+
+@pytest.mark.django_db
+def test_change_status_reports_the_result(staff_client, make_booking):
+    booking = make_booking(name="Spring wedding")
+
+    response = staff_client.post(
+        f"/admin/bookings/booking/{booking.pk}/change_status/",
+        {"status": "tentative", "status_at": "2025-01-10T09:15"},
+        follow=True,
+    )
+
+    assert response.redirect_chain == [(f"/admin/bookings/booking/{booking.pk}/change/", 302)]
+    assert [str(message) for message in response.context["messages"]] == [
+        "Status of “Spring wedding” changed from Lead to Tentative as of 2025-01-10 09:15:00 UTC."
+    ]
+    booking.refresh_from_db()
+    assert booking.tentative_at == at(2025, 1, 10, 9, 15)
+    assert booking.status_changes.get().changed_by == "frontdesk"
+
+
+@pytest.mark.django_db
+def test_changing_to_the_same_status_restamps_it(staff_client, make_booking):
+    booking = make_booking()
+    booking.change_status("tentative", at=at(2025, 1, 10, 9, 15))
+
+    staff_client.post(
+        f"/admin/bookings/booking/{booking.pk}/change_status/",
+        {"status": "tentative", "status_at": "2025-01-09 08:00:00"},
+    )
+
+    booking.refresh_from_db()
+    assert (booking.tentative_date, booking.tentative_at) == (
+        dt.date(2025, 1, 9),
+        at(2025, 1, 9, 8),
+    )
+    assert booking.status_changes.count() == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"status": "won"}, "status"),
+        ({"status": "definite", "status_at": "2025-02-30 10:00"}, "status_at"),
+        ({"status": "definite", "status_at": "yesterday"}, "status_at"),
+    ],
+)
+def test_change_status_form_refuses_bad_input_and_writes_nothing(
+    staff_client, make_booking, body, field
+):
+    booking = make_booking()
+
+    response = staff_client.post(f"/admin/bookings/booking/{booking.pk}/change_status/", body)
+
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    booking.refresh_from_db()
+    assert booking.status == "lead"
+    assert not booking.status_changes.exists()
+
+
+# --- permissions and scoping --------------------------------------------------------
+
+
+@pytest.fixture
+def view_only_client(client, business):
+    viewer = User.objects.create_user(
+        username="viewer", password="pw", business=business, is_staff=True
+    )
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_booking"))
+    client.force_login(viewer)
+    return client
+
+
+@pytest.mark.django_db
+def test_view_only_staff_see_the_history_but_cannot_change_the_status(
+    view_only_client, make_booking
+):
+    booking = make_booking()
+    booking.change_status("tentative", at=at(2025, 1, 10, 9, 15))
+
+    page = view_only_client.get(f"/admin/bookings/booking/{booking.pk}/change/")
+    assert page.status_code == 200
+    assert "2025-01-10 09:15:00 UTC" in page.content.decode()
+    assert "changestatuslink" not in page.content.decode()
+
+    for response in (
+        view_only_client.get(f"/admin/bookings/booking/{booking.pk}/change_status/"),
+        view_only_client.post(
+            f"/admin/bookings/booking/{booking.pk}/change_status/", {"status": "lost"}
+        ),
+    ):
+        assert response.status_code == 403
+    booking.refresh_from_db()
+    assert booking.status == "tentative"
+    assert booking.status_changes.count() == 1
+
+
+@pytest.mark.django_db
+def test_staff_cannot_open_another_business_change_status_page(staff_client, other_business):
+    theirs = Booking.objects.create(business=other_business, name="Their gala")
+
+    response = staff_client.get(f"/admin/bookings/booking/{theirs.pk}/change_status/")
+
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_delete_action_skips_another_business_bookings(staff_client, make_booking, other_business):
+    mine = make_booking(name="Our wedding")
+    theirs = Booking.objects.create(business=other_business, name="Their gala")
+
+    response = staff_client.post(
+        "/admin/bookings/booking/",
+        {"action": "delete_selected", "_selected_action": [mine.pk, theirs.pk], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert not Booking.objects.filter(pk=mine.pk).exists()
+    assert Booking.objects.filter(pk=theirs.pk).exists()
+
+
+@pytest.mark.django_db
+def test_staff_without_a_business_see_nothing_and_cannot_add(client, make_booking):
+    loner = User.objects.create_user(username="loner", password="pw", is_staff=True)
+    loner.user_permissions.set(Permission.objects.filter(content_type__app_label="bookings"))
+    client.force_login(loner)
+    make_booking(name="Spring wedding")
+
+    listing = client.get("/admin/bookings/booking/")
+    assert listing.status_code == 200
+    assert listed_names(listing) == set()
+    assert client.get("/admin/bookings/booking/add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_staff_add_form_has_no_business_field(staff_client):
+    response = staff_client.get("/admin/bookings/booking/add/")
+
+    assert response.status_code == 200
+    assert "business" not in response.context["adminform"].form.fields
+    assert 'name="status"' not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_business_autocomplete_needs_the_business_view_permission(staff_client, other_business):
+    response = staff_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "bookings", "model_name": "booking", "field_name": "business", "term": ""},
+    )
+
+    assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_superusers_pick_the_business_with_autocomplete(superuser_client, other_business):
+    response = superuser_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "bookings", "model_name": "booking", "field_name": "business", "term": "Riv"},
+    )
+
+    assert response.status_code == 200
+    assert [result["text"] for result in response.json()["results"]] == [str(other_business)]

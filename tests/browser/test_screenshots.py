@@ -1,0 +1,74 @@
+"""The admin's main pages as a staff user sees them, filled with a little demo data.
+
+Always runs (it checks each page renders what it should); writes the PNGs in
+docs/screenshots/ only when ADMIN_SCREENSHOTS=1:
+
+    ADMIN_SCREENSHOTS=1 .venv/bin/pytest tests/browser/test_screenshots.py
+"""
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from bookings.models import Booking
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def save(page: Page, name: str) -> None:
+    if os.environ.get("ADMIN_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def at(month: int, day: int, hour: int = 10, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2025, month, day, hour, minute, tzinfo=dt.UTC)
+
+
+def demo_bookings(business) -> Booking:
+    """A handful of bookings through their lifecycle; returns the one with most history."""
+    Booking.objects.create(business=business, name="Harbour product launch", guest_count=80)
+    gala = Booking.objects.create(business=business, name="Autumn charity gala", guest_count=220)
+    gala.change_status("tentative", at=at(2, 3, 9, 15), by="JoeSchmo", source="api")
+    retreat = Booking.objects.create(business=business, name="Board retreat", guest_count=12)
+    retreat.change_status("tentative", at=at(1, 20), by="JoeSchmo", source="api")
+    retreat.change_status("lost", at=at(2, 1, 16, 45), by="frontdesk", source="admin")
+    wedding = Booking.objects.create(
+        business=business,
+        name="Spring wedding",
+        guest_count=140,
+        starts_at=at(5, 17, 14),
+        ends_at=at(5, 17, 23, 30),
+        notes="Garden ceremony, dinner in the main hall.",
+    )
+    wedding.change_status("tentative", at=at(1, 10, 9, 15), by="JoeSchmo", source="api")
+    wedding.change_status("definite", at=at(1, 15, 14, 30), by="JoeSchmo", source="api")
+    return wedding
+
+
+def test_bookings_pages(page: Page, log_in, make_staff, business):
+    wedding = demo_bookings(business)
+    log_in(page, make_staff("frontdesk", business))
+    page.set_viewport_size({"width": 1440, "height": 900})
+
+    page.goto("/admin/bookings/booking/")
+    expect(page.locator("#result_list tbody tr")).to_have_count(4)
+    save(page, "bookings-list")
+
+    page.goto(f"/admin/bookings/booking/{wedding.pk}/change_status/")
+    page.select_option("#id_status", "lost")
+    page.fill("#id_status_at", "2025-02-20T11:00:00")
+    save(page, "booking-change-status")
+    page.get_by_role("button", name="Change status").click()
+
+    expect(page.locator(".messagelist .success")).to_be_visible()
+    expect(page.locator("#status_changes-group tbody tr.has_original")).to_have_count(3)
+    save(page, "booking-change")
+
+    wedding.refresh_from_db()
+    assert (wedding.status, wedding.lost_at) == ("lost", at(2, 20, 11))

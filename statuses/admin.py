@@ -1,0 +1,221 @@
+"""Staff admin for statuses.
+
+A staff user tied to a business sees that business's statuses and the shared defaults,
+and changes only the former; superusers change everything. Writes go through the same
+code as the API: `services.create_status` (which forks the shared list on a business's
+first status), `Status.apply_changes` and `services.fork_shared_statuses`.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
+from django.template.response import TemplateResponse
+
+from accounts.models import Business
+from config.errors import DomainError
+from statuses.models import WRITABLE_FIELDS, Status
+from statuses.services import create_status, fork_shared_statuses
+
+SHARED = "shared"
+
+
+class BusinessListFilter(admin.SimpleListFilter):
+    """By business, offering only the businesses the user may see (and the shared list)."""
+
+    title = "business"
+    parameter_name = "business"
+
+    def lookups(self, request, model_admin):
+        businesses = Business.objects.filter(statuses__isnull=False).distinct()
+        if not request.user.is_superuser:
+            businesses = businesses.filter(pk=request.user.business_id)
+        return [(SHARED, "Shared defaults"), *((str(b.pk), str(b)) for b in businesses)]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == SHARED:
+            return queryset.shared()
+        try:
+            return queryset.for_business(int(value))
+        except ValueError:
+            return queryset.none()
+
+
+class StatusAdminForm(forms.ModelForm):
+    class Meta:
+        model = Status
+        fields = ["business", *WRITABLE_FIELDS]
+
+    def clean(self):
+        cleaned_data = super().clean()
+        # Django checks the unique constraints only over the form's fields; once the
+        # business is read-only (on change) the check is made here.
+        if "business" not in self.fields and self.instance.pk is not None:
+            candidate = Status(
+                pk=self.instance.pk,
+                business_id=self.instance.business_id,
+                status=cleaned_data.get("status", self.instance.status),
+                sub_status=cleaned_data.get("sub_status", self.instance.sub_status),
+            )
+            if candidate.name_is_taken():
+                raise forms.ValidationError(candidate.duplicate_error().message)
+        return cleaned_data
+
+
+class ForkSharedListForm(forms.Form):
+    business = forms.ModelChoiceField(
+        queryset=Business.objects.exclude(
+            Exists(Status.objects.filter(business_id=OuterRef("pk")))
+        ),
+        help_text="Only businesses still on the shared list are offered.",
+    )
+
+
+@admin.register(Status)
+class StatusAdmin(admin.ModelAdmin):
+    form = StatusAdminForm
+    list_display = [
+        "id",
+        "sub_status",
+        "status",
+        "business",
+        "sort_order",
+        "active",
+        "user_selectable",
+        "modified_at",
+        "modified_user",
+    ]
+    list_display_links = ["id", "sub_status"]
+    list_editable = ["sort_order", "active", "user_selectable"]
+    list_filter = [BusinessListFilter, "status", "active"]
+    list_select_related = ["business"]
+    search_fields = ["sub_status", "status", "business__name", "=business__id"]
+    ordering = ["business_id", "sort_order", "id"]
+    readonly_fields = ["depends_on", "created_at", "created_user", "modified_at", "modified_user"]
+    actions = ["fork_shared_list"]
+
+    # --- scoping ------------------------------------------------------------
+
+    def get_queryset(self, request):
+        statuses = super().get_queryset(request)
+        if request.user.is_superuser:
+            return statuses
+        return statuses.reachable_by(request.user.business_id)
+
+    def may_write(self, request, status: Status | None) -> bool:
+        """Superusers write any status; other staff only their own business's."""
+        if status is None or request.user.is_superuser:
+            return True
+        return status.business_id is not None and status.business_id == request.user.business_id
+
+    def has_add_permission(self, request) -> bool:
+        may_add = request.user.is_superuser or request.user.business_id is not None
+        return may_add and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self.may_write(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self.may_write(request, obj) and super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # "Delete selected" asks for the delete permission without an object.
+        if any(not self.may_write(request, status) for status in objs):
+            perms_needed = {*perms_needed, "shared status"}
+        return deleted, model_count, perms_needed, protected
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        # A status never moves between lists.
+        return ["business", *self.readonly_fields]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "business" and not request.user.is_superuser:
+            kwargs["queryset"] = Business.objects.filter(pk=request.user.business_id)
+            kwargs["required"] = True
+            kwargs["initial"] = request.user.business_id
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changelist_formset(self, request, **kwargs):
+        formset_class = super().get_changelist_formset(request, **kwargs)
+        model_admin = self
+
+        class ScopedFormSet(formset_class):
+            """Rows the user may not change render disabled; what is posted for them is
+            ignored."""
+
+            def _construct_form(self, i, **form_kwargs):
+                form = super()._construct_form(i, **form_kwargs)
+                if not model_admin.may_write(request, form.instance):
+                    for field in form.fields.values():
+                        field.disabled = True
+                return form
+
+        return ScopedFormSet
+
+    # --- writes through the model and the services ----------------------------
+
+    def save_model(self, request, obj, form, change):
+        if not self.may_write(request, obj):
+            raise PermissionDenied
+        if change:
+            changes = {name: form.cleaned_data[name] for name in form.changed_data}
+            if changes:
+                obj.apply_changes(changes, by=request.user)
+        elif obj.business_id is None:
+            obj.created_user = request.user.get_username()
+            obj.save(force_insert=True)
+        else:
+            fields = {name: form.cleaned_data[name] for name in WRITABLE_FIELDS}
+            created = create_status(obj.business_id, fields, by=request.user)
+            # The business's first status forks the shared list; the form's object
+            # becomes the created (or matching copied) status.
+            obj.pk = created.pk
+            obj.refresh_from_db()
+
+    @admin.action(description="Copy the shared status list into the business", permissions=["add"])
+    def fork_shared_list(self, request, queryset):
+        if not request.user.is_superuser:
+            self.fork_into(request, request.user.business)
+            return None
+        chosen = {status.business_id for status in queryset if status.business_id is not None}
+        form = ForkSharedListForm(
+            request.POST if "apply" in request.POST else None,
+            initial={"business": next(iter(chosen))} if len(chosen) == 1 else None,
+        )
+        if form.is_valid():
+            self.fork_into(request, form.cleaned_data["business"])
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Copy the shared status list into a business",
+            "opts": self.model._meta,
+            "form": form,
+            "selected": queryset.values_list("pk", flat=True),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/statuses/status/fork_shared_list.html", context)
+
+    def fork_into(self, request, business: Business) -> None:
+        try:
+            copies = fork_shared_statuses(business, by=request.user)
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return
+        if copies:
+            self.message_user(
+                request,
+                f"Copied {len(copies)} shared statuses into {business}.",
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request,
+                f"{business} already has its own status list; nothing was copied.",
+                messages.WARNING,
+            )

@@ -1,0 +1,185 @@
+"""Appointment statuses: the shared default list and each business's own copy of it."""
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, models, transaction
+from django.db.models import Exists, Q
+from django.utils import timezone
+
+from config.errors import AlreadyExists
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+SUB_STATUS_MAX_LENGTH = 64
+SORT_ORDER_MAX = 2_147_483_647  # a PostgreSQL integer
+
+
+class StatusName(models.TextChoices):
+    PENDING = "PENDING"
+    PENDING_CONFIRMATION = "PENDING_CONFIRMATION"
+    PENDING_WAITLIST = "PENDING_WAITLIST"
+    OPEN = "OPEN"
+    READ_ONLY = "READ_ONLY"
+    READ_ONLY_FREE = "READ_ONLY_FREE"
+    NO_SHOW = "NO_SHOW"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    DELETED = "DELETED"
+
+
+class StatusType(models.TextChoices):
+    APPOINTMENT = "APPOINTMENT"
+
+
+# The fields a caller may set (API body, admin form); everything else is the server's.
+WRITABLE_FIELDS = ("status", "sub_status", "status_type", "active", "sort_order", "user_selectable")
+
+
+def username_of(user: "AbstractBaseUser | str | None") -> str | None:
+    """The username to record: a copy, so the record outlives renames and deletions."""
+    return getattr(user, "username", user)
+
+
+class StatusQuerySet(models.QuerySet):
+    def shared(self) -> "StatusQuerySet":
+        """The default list every business starts on."""
+        return self.filter(business__isnull=True)
+
+    def for_business(self, business_id: int) -> "StatusQuerySet":
+        """The business's own statuses (empty until it forks the shared list)."""
+        return self.filter(business_id=business_id)
+
+    def reachable_by(self, business_id: int | None) -> "StatusQuerySet":
+        """The business's own statuses and the shared ones: what it may look at."""
+        if business_id is None:
+            return self.shared()
+        return self.filter(Q(business_id=business_id) | Q(business__isnull=True))
+
+    def visible_to(self, business_id: int) -> "StatusQuerySet":
+        """The business's list: its own statuses once it has any (inactive ones count),
+        otherwise the shared defaults. One query, whichever it turns out to be."""
+        own_list_exists = Exists(Status.objects.for_business(business_id))
+        return self.filter(
+            Q(business_id=business_id) | (Q(business__isnull=True) & ~own_list_exists)
+        )
+
+    def active(self) -> "StatusQuerySet":
+        return self.filter(active=True)
+
+    def in_list_order(self) -> "StatusQuerySet":
+        return self.order_by("sort_order", "id")
+
+    def named(self, business_id: int | None, status: str, sub_status: str) -> "StatusQuerySet":
+        """The status of one list (a business's, or the shared one for None) with this
+        status and sub-status: at most one, by the unique constraints."""
+        return self.filter(business_id=business_id, status=status, sub_status=sub_status)
+
+
+class Status(models.Model):
+    """One appointment status/sub-status of a business, or of the shared default list
+    (`business` null), which businesses copy before they change anything."""
+
+    business = models.ForeignKey(
+        "accounts.Business",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="statuses",
+        help_text="Empty for the shared default list.",
+    )
+    status = models.CharField(max_length=32, choices=StatusName.choices)
+    sub_status = models.CharField(max_length=SUB_STATUS_MAX_LENGTH)
+    status_type = models.CharField(
+        max_length=16, choices=StatusType.choices, default=StatusType.APPOINTMENT
+    )
+    sort_order = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    user_selectable = models.BooleanField(default=True)
+    depends_on = models.JSONField(null=True, blank=True, editable=False)
+
+    # Usernames as they were at the time. NULL, not "", means "no user" (a migration, a
+    # command; never modified): the API shows it as null.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_user = models.CharField(  # noqa: DJ001
+        max_length=150, null=True, blank=True, editable=False
+    )
+    modified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    modified_user = models.CharField(  # noqa: DJ001
+        max_length=150, null=True, blank=True, editable=False
+    )
+
+    objects = StatusQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "statuses"
+        ordering = ["business_id", "sort_order", "id"]
+        constraints = [
+            # NULLs are distinct in a unique index, so the shared list (business NULL)
+            # needs its own partial index; both work on SQLite and PostgreSQL.
+            models.UniqueConstraint(
+                fields=["business", "status", "sub_status"],
+                name="status_unique_per_business",
+                violation_error_message="This business already has this status and sub-status.",
+            ),
+            models.UniqueConstraint(
+                fields=["status", "sub_status"],
+                condition=Q(business__isnull=True),
+                name="status_unique_shared",
+                violation_error_message="The shared list already has this status and sub-status.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["business", "sort_order", "id"], name="status_business_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} / {self.sub_status}"
+
+    @property
+    def is_shared(self) -> bool:
+        return self.business_id is None
+
+    def apply_changes(
+        self, changes: dict[str, Any], *, by: "AbstractBaseUser | str | None"
+    ) -> None:
+        """Update the writable fields given in `changes` (others keep their values) and
+        stamp `modified_at`/`modified_user`, with the row locked. Raises AlreadyExists,
+        writing nothing, when the new status and sub-status are another status's."""
+        unknown = set(changes) - set(WRITABLE_FIELDS)
+        if unknown:
+            raise ValueError(f"Not writable: {', '.join(sorted(unknown))}")
+        with transaction.atomic():
+            self.refresh_from_db(from_queryset=Status.objects.select_for_update())
+            renamed = any(
+                name in changes and changes[name] != getattr(self, name)
+                for name in ("status", "sub_status")
+            )
+            for name, value in changes.items():
+                setattr(self, name, value)
+            if renamed and self.name_is_taken():
+                raise self.duplicate_error()
+            self.modified_at = timezone.now()
+            self.modified_user = username_of(by)
+            try:
+                # A concurrent rename can slip past the check; the constraint cannot.
+                with transaction.atomic():
+                    self.save(update_fields=[*changes, "modified_at", "modified_user"])
+            except IntegrityError as error:
+                raise self.duplicate_error() from error
+
+    apply_changes.alters_data = True
+
+    def name_is_taken(self) -> bool:
+        """Whether another status of the same list has this status and sub-status."""
+        return (
+            Status.objects.named(self.business_id, self.status, self.sub_status)
+            .exclude(pk=self.pk)
+            .exists()
+        )
+
+    def duplicate_error(self) -> AlreadyExists:
+        return AlreadyExists(
+            f"This list already has a status {self.status} with sub-status "
+            f"{self.sub_status!r}; status and sub-status must be unique together."
+        )

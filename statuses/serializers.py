@@ -1,0 +1,217 @@
+"""Request validation and the response shape of the Status API (seed: camelCase keys).
+
+A POST or PUT body is read in steps, because which status is meant and whose it is
+are checked before the fields are: `StatusCreateTargetSerializer`/`StatusUpdateTargetSerializer`
+refuse unknown keys and read `statusId` and `businessId`; the view then settles which
+status is meant and whose it is; `StatusFieldsSerializer` last reads the writable
+fields. JSON types are taken strictly: a boolean is `true`/`false`, an integer is a
+JSON integer, text is a string.
+"""
+
+import datetime as dt
+import unicodedata
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from bookings.serializers import RejectUnknownFieldsMixin
+from statuses.models import SORT_ORDER_MAX, SUB_STATUS_MAX_LENGTH, StatusName, StatusType
+
+# Every status object has exactly these keys, in this order (the seed's).
+STATUS_KEYS = (
+    "active",
+    "businessId",
+    "createdDate",
+    "createdUser",
+    "dependsOn",
+    "modifiedDate",
+    "modifiedUser",
+    "sortOrder",
+    "status",
+    "statusId",
+    "statusType",
+    "subStatus",
+    "userSelectable",
+)
+
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def is_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def escaped(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer: not a numeric string, a float or a boolean."""
+
+    default_error_messages = {"invalid": "Must be an integer."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return data
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean: not "true", 1 or "yes"."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+def refuse_control_characters(value: str) -> None:
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        raise serializers.ValidationError("Must not contain control characters.")
+
+
+class SubStatusField(serializers.CharField):
+    """Free text of 1 to 64 characters, surrounding spaces trimmed, no control characters
+    (NUL included) and no lone surrogates."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=SUB_STATUS_MAX_LENGTH, min_length=1, **kwargs)
+        self.validators.append(refuse_control_characters)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class EpochMillisecondsField(serializers.ReadOnlyField):
+    """A moment as an integer count of milliseconds since 1970-01-01T00:00:00Z."""
+
+    def to_representation(self, value: dt.datetime) -> int:
+        return (value - EPOCH) // dt.timedelta(milliseconds=1)
+
+
+@extend_schema_field({"type": "array", "items": {}, "nullable": True, "readOnly": True})
+class DependsOnField(serializers.JSONField):
+    """What the status depends on: an array, or null. Read-only."""
+
+
+def choice_errors(choices: list[str]) -> dict[str, str]:
+    # The input is not echoed: it may hold text that cannot be encoded in the response.
+    return {"invalid_choice": f"Must be one of {', '.join(choices)}."}
+
+
+class StatusTargetSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """First read of a POST/PUT body: no key outside the status object's 13; `statusId`
+    and `businessId` are integers (or null) in range."""
+
+    statusId = StrictIntegerField(required=False, allow_null=True)
+    businessId = StrictIntegerField(
+        required=False, allow_null=True, min_value=BIGINT_MIN, max_value=BIGINT_MAX
+    )
+
+    def extra_known_fields(self) -> set[str]:
+        return set(STATUS_KEYS)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            # An unknown key is named in the answer; one holding a lone surrogate could
+            # not be encoded there, so it is named escaped.
+            unencodable = sorted(name for name in data if not is_encodable(name))
+            if unencodable:
+                raise serializers.ValidationError(
+                    {escaped(name): ["Unknown field."] for name in unencodable}
+                )
+        return super().to_internal_value(data)
+
+
+class StatusCreateTargetSerializer(StatusTargetSerializer):
+    """POST: the server assigns the id; the business is required."""
+
+    businessId = StrictIntegerField(min_value=BIGINT_MIN, max_value=BIGINT_MAX)
+
+    def validate_statusId(self, value: int | None) -> None:
+        if value is not None:
+            raise serializers.ValidationError(
+                "Must be null or absent: the server assigns ids. To change an existing "
+                "status, PUT it."
+            )
+        return None
+
+
+class StatusUpdateTargetSerializer(StatusTargetSerializer):
+    """PUT: the id says which status; `businessId` is checked once the status is found."""
+
+    statusId = StrictIntegerField()
+
+
+class StatusFieldsSerializer(serializers.Serializer):
+    """The writable fields of a POST/PUT body, as Status field names. `status` and
+    `subStatus` are required; the others are taken only when present."""
+
+    status = serializers.ChoiceField(
+        choices=StatusName.choices, error_messages=choice_errors(StatusName.values)
+    )
+    subStatus = SubStatusField(source="sub_status")
+    statusType = serializers.ChoiceField(
+        source="status_type",
+        choices=StatusType.choices,
+        required=False,
+        error_messages=choice_errors(StatusType.values),
+    )
+    active = StrictBooleanField(required=False)
+    sortOrder = StrictIntegerField(
+        source="sort_order", required=False, min_value=0, max_value=SORT_ORDER_MAX
+    )
+    userSelectable = StrictBooleanField(source="user_selectable", required=False)
+
+
+class StatusWriteSerializer(StatusFieldsSerializer):
+    """The body of POST and PUT /status, as the API schema documents it (the views
+    validate it in the steps above). The read-only keys of a status object are accepted
+    and ignored, so that a status from GET can be sent back as it is."""
+
+    statusId = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        help_text="POST: null or absent (the server assigns it). PUT: required, the id of "
+        "one of the business's own statuses.",
+    )
+    businessId = StrictIntegerField(help_text="The caller's business id.")
+
+
+class StatusSerializer(serializers.Serializer):
+    """A status as every endpoint returns it: all 13 keys, always."""
+
+    active = serializers.BooleanField(read_only=True)
+    businessId = serializers.IntegerField(
+        source="business_id", read_only=True, allow_null=True, help_text="null: shared default"
+    )
+    createdDate = EpochMillisecondsField(
+        source="created_at", help_text="Milliseconds since 1970-01-01T00:00:00Z."
+    )
+    createdUser = serializers.CharField(source="created_user", read_only=True, allow_null=True)
+    dependsOn = DependsOnField(source="depends_on", read_only=True, allow_null=True)
+    modifiedDate = EpochMillisecondsField(
+        source="modified_at",
+        allow_null=True,
+        help_text="Milliseconds since 1970-01-01T00:00:00Z; null until first modified.",
+    )
+    modifiedUser = serializers.CharField(source="modified_user", read_only=True, allow_null=True)
+    sortOrder = serializers.IntegerField(source="sort_order", read_only=True)
+    status = serializers.CharField(read_only=True)
+    statusId = serializers.IntegerField(source="id", read_only=True)
+    statusType = serializers.CharField(source="status_type", read_only=True)
+    subStatus = serializers.CharField(source="sub_status", read_only=True)
+    userSelectable = serializers.BooleanField(source="user_selectable", read_only=True)

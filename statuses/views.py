@@ -1,0 +1,110 @@
+"""The Status API: GET, POST and PUT on /status, the id of a PUT being in its body."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import NotAllowed
+from config.schema import COMMON_ERRORS, CONFLICT, NOT_FOUND, WRITE_ERRORS, error
+from statuses.models import Status
+from statuses.serializers import (
+    BIGINT_MAX,
+    StatusCreateTargetSerializer,
+    StatusFieldsSerializer,
+    StatusSerializer,
+    StatusUpdateTargetSerializer,
+    StatusWriteSerializer,
+)
+from statuses.services import create_status
+
+SHARED_OR_OTHER_BUSINESS = error(
+    "A shared status (POST a copy first), or a businessId other than the caller's."
+)
+
+
+def refuse_other_business(business_id: int, caller_business_id: int) -> None:
+    if business_id != caller_business_id:
+        raise NotAllowed(
+            f"businessId must be your business's id, {caller_business_id}.", field="businessId"
+        )
+
+
+class StatusView(APIView):
+    http_method_names = ["get", "post", "put", "head", "options"]
+
+    @extend_schema(
+        summary="The caller's active statuses: its own list once it has one, else the shared",
+        responses={200: StatusSerializer(many=True), **COMMON_ERRORS},
+    )
+    def get(self, request):
+        """The caller's active statuses in list order: its own once it has any, else the
+        shared defaults."""
+        statuses = Status.objects.visible_to(request.user.business_id).active().in_list_order()
+        return Response(StatusSerializer(statuses, many=True).data)
+
+    @extend_schema(
+        summary="Add a status to the caller's list (the first POST copies the shared list)",
+        request=StatusWriteSerializer,
+        responses={
+            201: StatusSerializer,
+            403: error("businessId is another business's."),
+            409: CONFLICT,
+            **WRITE_ERRORS,
+        },
+    )
+    def post(self, request):
+        """Add a status to the caller's list (forking the shared list on the first one)."""
+        target = StatusCreateTargetSerializer(data=request.data)
+        target.is_valid(raise_exception=True)
+        business_id = request.user.business_id
+        refuse_other_business(target.validated_data["businessId"], business_id)
+        body = StatusFieldsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        created = create_status(business_id, body.validated_data, by=request.user)
+        return Response(StatusSerializer(created).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Update one of the caller's own statuses (statusId in the body)",
+        request=StatusWriteSerializer,
+        responses={
+            200: StatusSerializer,
+            403: SHARED_OR_OTHER_BUSINESS,
+            404: NOT_FOUND,
+            409: CONFLICT,
+            **WRITE_ERRORS,
+        },
+    )
+    def put(self, request):
+        """Update one of the caller's own statuses; a shared one must be POSTed first."""
+        target = StatusUpdateTargetSerializer(data=request.data)
+        target.is_valid(raise_exception=True)
+        business_id = request.user.business_id
+        existing = self.find_status(target.validated_data["statusId"], business_id)
+        claimed_business_id = target.validated_data.get("businessId")
+        if claimed_business_id is None:
+            raise serializers.ValidationError({"businessId": ["This field is required."]})
+        refuse_other_business(claimed_business_id, business_id)
+        body = StatusFieldsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        existing.apply_changes(body.validated_data, by=request.user)
+        return Response(StatusSerializer(existing).data)
+
+    def find_status(self, status_id: int, business_id: int) -> Status:
+        """The caller's own status `status_id`. A shared one is refused (403) before an
+        unknown one or another business's (404, as if it did not exist)."""
+        found = None
+        if 0 < status_id <= BIGINT_MAX:
+            found = Status.objects.reachable_by(business_id).filter(pk=status_id).first()
+        if found is None:
+            raise NotFound(f"There is no status {status_id} in your business's list.")
+        if found.is_shared:
+            raise NotAllowed(
+                f"Status {status_id} is a shared default status, which cannot be changed. "
+                "POST a copy first (statusId null, businessId your business's id): your "
+                "business's first POST copies the shared list into your own list, whose "
+                "statuses you can then PUT.",
+                field="statusId",
+            )
+        return found

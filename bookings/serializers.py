@@ -15,6 +15,7 @@ from bookings.models import (
     ensure_not_in_future,
     utc_date,
 )
+from config.serializers import RejectUnknownFieldsMixin
 
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # ISO 8601 extended form with a time; the offset is optional (none means UTC).
@@ -22,20 +23,6 @@ ISO_DATETIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}([.,]\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$",
     re.IGNORECASE,
 )
-
-
-class RejectUnknownFieldsMixin:
-    """A key the endpoint does not know is a client bug: say so rather than drop it."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields) - self.extra_known_fields())
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
-
-    def extra_known_fields(self) -> set[str]:
-        return set()
 
 
 def iso_utc(moment: dt.datetime | None) -> str | None:

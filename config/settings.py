@@ -112,7 +112,7 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
         "pool": {
             "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
             "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "16")),
-            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "3")),
+            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "2")),
         },
     }
 DATABASES = {"default": _database}
@@ -155,7 +155,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.HashedTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsBusinessMember"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["config.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "config.exception_handler.api_exception_handler",
@@ -187,7 +187,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"BookingStatusEnum": "bookings.models.BookingStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "BookingStatusEnum": "bookings.models.BookingStatus",
+        "StatusNameEnum": "statuses.models.StatusName",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.schema.paths_without_trailing_slash",

@@ -15,7 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from bookings.serializers import RejectUnknownFieldsMixin
+from config.serializers import RejectUnknownFieldsMixin
 from statuses.models import SORT_ORDER_MAX, SUB_STATUS_MAX_LENGTH, StatusName, StatusType
 
 # Every status object has exactly these keys, in this order (the seed's).
@@ -37,18 +37,6 @@ STATUS_KEYS = (
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def is_encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def escaped(text: str) -> str:
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -123,17 +111,6 @@ class StatusTargetSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
     def extra_known_fields(self) -> set[str]:
         return set(STATUS_KEYS)
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            # An unknown key is named in the answer; one holding a lone surrogate could
-            # not be encoded there, so it is named escaped.
-            unencodable = sorted(name for name in data if not is_encodable(name))
-            if unencodable:
-                raise serializers.ValidationError(
-                    {escaped(name): ["Unknown field."] for name in unencodable}
-                )
-        return super().to_internal_value(data)
 
 
 class StatusCreateTargetSerializer(StatusTargetSerializer):

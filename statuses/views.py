@@ -6,8 +6,17 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.idempotency import idempotent
 from config.errors import NotAllowed
-from config.schema import COMMON_ERRORS, CONFLICT, NOT_FOUND, WRITE_ERRORS, error
+from config.schema import (
+    COMMON_ERRORS,
+    CONFLICT,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENT_WRITE_ERRORS,
+    NOT_FOUND,
+    WRITE_ERRORS,
+    error,
+)
 from statuses.models import Status
 from statuses.serializers import (
     BIGINT_MAX,
@@ -47,13 +56,15 @@ class StatusView(APIView):
     @extend_schema(
         summary="Add a status to the caller's list (the first POST copies the shared list)",
         request=StatusWriteSerializer,
+        parameters=[IDEMPOTENCY_KEY],
         responses={
             201: StatusSerializer,
+            **IDEMPOTENT_WRITE_ERRORS,
             403: error("businessId is another business's."),
             409: CONFLICT,
-            **WRITE_ERRORS,
         },
     )
+    @idempotent
     def post(self, request):
         """Add a status to the caller's list (forking the shared list on the first one)."""
         target = StatusCreateTargetSerializer(data=request.data)
@@ -70,10 +81,10 @@ class StatusView(APIView):
         request=StatusWriteSerializer,
         responses={
             200: StatusSerializer,
+            **WRITE_ERRORS,
             403: SHARED_OR_OTHER_BUSINESS,
             404: NOT_FOUND,
             409: CONFLICT,
-            **WRITE_ERRORS,
         },
     )
     def put(self, request):

@@ -178,3 +178,21 @@ def test_odd_ids_in_the_path_are_404(api, booking, pk):
     assert api.get(f"/v2/bookings/{pk}").status_code == 404
     assert api.patch(f"/v2/bookings/{pk}", {"name": "x"}, format="json").status_code == 404
     assert_untouched(booking)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "content"),
+    [
+        ("/v2/bookings", '{"name": "Gala", "\\ud800": 1}'),
+        ("/v2/bookings/{pk}/change_status", '{"status": "lost", "\\udfff": 1}'),
+        ("/v2/bookings/{pk}/change_status", '{"status": "\\ud800"}'),
+        ("/status", '{"businessId": 43111, "status": "OPEN", "subStatus": "x", "\\ud800": 1}'),
+    ],
+)
+def test_an_error_naming_a_lone_surrogate_is_still_valid_json(api, booking, path, content):
+    response = post_raw(api, path.format(pk=booking.pk), content)
+
+    assert response.status_code == 400
+    assert json.loads(response.content)
+    assert_untouched(booking)

@@ -137,3 +137,16 @@ def test_concurrent_duplicates_write_once():
     assert {code for code, _ in results} == {201}
     assert len({booking_id for _, booking_id in results}) == 1
     assert Booking.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_retried_status_post_creates_once_and_replays_201(api, business):
+    from statuses.models import Status
+
+    body = {"businessId": business.id, "status": "OPEN", "subStatus": "Ready for clients"}
+    first = post(api, "/status", body, "status-1")
+    retry = post(api, "/status", body, "status-1")
+
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json()
+    assert Status.objects.filter(business=business, sub_status="Ready for clients").count() == 1

@@ -154,6 +154,36 @@ class BookingQuerySet(models.QuerySet):
             output_field=models.DateTimeField(),
         )
 
+    def record_restamps(
+        self, *, status_at: models.Expression, source: str, now: dt.datetime | None = None
+    ) -> int:
+        """The bulk counterpart of BookingStatusChange.record for data fixes: one
+        history entry per booking of this queryset, recording a re-stamp of its
+        current status (from_status = to_status = status, changed_by null) at
+        `status_at`, an expression over the booking, recorded `now`.
+
+        Written by one INSERT ... SELECT, so no booking is loaded. Returns how many
+        entries were written."""
+        fields = ("booking", "from_status", "to_status", "status_at", "recorded_at")
+        fields += ("changed_by", "source")
+        entries = self.order_by("pk").values_list(
+            "pk",
+            "status",
+            models.F("status"),
+            status_at,
+            models.Value(now or timezone.now(), output_field=models.DateTimeField()),
+            models.Value(None, output_field=models.CharField()),
+            models.Value(source, output_field=models.CharField()),
+        )
+        select_sql, params = entries.query.get_compiler(self.db).as_sql()
+        connection = transaction.get_connection(self.db)
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(BookingStatusChange._meta.get_field(f).column) for f in fields)
+        table = quote(BookingStatusChange._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {table} ({columns}) {select_sql}", params)
+            return cursor.rowcount
+
 
 class Booking(models.Model):
     business = models.ForeignKey(

@@ -11,46 +11,43 @@ Kinds, applied in this order within each batch:
   its `_at` is set. The date becomes the UTC date of the `_at` (the `_at` is
   the precise record; the date is derived from it).
 
-History: a booking repaired for *missing* or *stray lost* gets one entry with
-source "command", from_status = to_status = its status, changed_by null: the
-repair is what change_status would do on re-stamping the current status, and
-that is recorded like any correction. `status_at` is the stamped moment; for a
-stray-lost clearing alone it is the booking's own moment of its status (its
-`_at`, else its `_date` at 00:00Z), and the time of the repair for a lead, which
-has no moment of its own. A *mismatched* repair writes no entry: no status or
-moment changes, a derived date is recomputed (an entry "definite → definite at
-<tentative_at>" would only mislead). `updated_at` is left as it is.
+History: a booking repaired for *missing* or *stray lost* (or both) gets one
+entry, source "command", from_status = to_status = its status, changed_by null:
+the repair is what change_status does when it re-stamps the current status, and
+is recorded like that correction. `status_at` is the booking's moment of its
+status after the repair (the stamped one for *missing*), or the time of the
+repair where it has none (a lead; a date still waiting for
+backfill_status_datetimes). A *mismatched* repair writes no entry: no status and
+no moment changes, a derived date is recomputed (an entry "definite -> definite
+at <tentative_at>" would only mislead). `updated_at` is left as it is: it
+records the last change made through the application.
 
 How it stays cheap at a million bookings: it walks the pk space in ranges of
-`--batch-size`. Per range, in one transaction: one query lists the bookings that
-need a repair, locked (FOR UPDATE), with which rules they break; then one UPDATE
-per kind (per status for *missing*) over exactly those pks, and one bulk INSERT
-of the history entries. At most one batch of rows is held in memory.
+`--batch-size` and never loads bookings. Per range, in one transaction: one
+query locks the bookings of the range that need a repair (FOR NO KEY UPDATE),
+then one INSERT ... SELECT writes the history entries and one UPDATE per kind
+fixes the range, each statement restricted to the rows breaking its rule; the
+counts are the statements' row counts.
 """
 
 import datetime as dt
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, models, transaction
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from tqdm import tqdm
 
 from accounts.models import Business
-from bookings.models import (
-    STAMPED_STATUSES,
-    Booking,
-    BookingQuerySet,
-    BookingStatusChange,
-    ChangeSource,
-)
+from bookings.models import STAMPED_STATUSES, Booking, BookingQuerySet, ChangeSource
 
 DEFAULT_BATCH_SIZE = 20_000
 
-MISSING, STRAY_LOST, MISMATCHED = "missing", "stray_lost", "mismatched"
+MISSING, STRAY_LOST, MISMATCHED, HISTORY = "missing", "stray_lost", "mismatched", "history"
+# The repairs that amount to re-stamping the current status: they get a history entry.
+RESTAMPED = BookingQuerySet.missing_own_date_rule() | BookingQuerySet.stray_lost_dates_rule()
 KIND_LABELS = {
     MISSING: "missing status dates stamped",
     STRAY_LOST: "stray lost dates cleared",
@@ -65,58 +62,30 @@ def positive_int(text: str) -> int:
     return value
 
 
-def chunked(pks: Sequence[int], size: int | None) -> Iterator[Sequence[int]]:
-    """`pks` in slices that fit the database's limit on query parameters."""
-    size = size or len(pks) or 1
-    for offset in range(0, len(pks), size):
-        yield pks[offset : offset + size]
-
-
 def skip_jit_compilation() -> None:
-    """PostgreSQL misjudges the per-batch queries as expensive (it cannot estimate
-    how few rows break a rule) and JIT-compiles them: that takes longer than
+    """PostgreSQL cannot tell how few rows of a batch break a rule, judges the
+    per-batch queries expensive and JIT-compiles them, which takes longer than
     running them. Off for the current transaction only."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL jit = off")
 
 
-def flag(rule: models.Q) -> models.ExpressionWrapper:
-    return models.ExpressionWrapper(rule, output_field=models.BooleanField())
-
-
-def own_status_field(suffix: str) -> models.Case:
-    """The booking's `<status>_<suffix>` for its current status (null for a lead)."""
-    return models.Case(
-        *(
-            models.When(status=status, then=models.F(f"{status}_{suffix}"))
-            for status in STAMPED_STATUSES
-        )
-    )
-
-
-def history_moment(row, now: dt.datetime) -> dt.datetime:
-    """`status_at` of a repair's history entry: the moment stamped, else the
-    booking's own moment of its status, else (a lead) the time of the repair."""
-    if row.missing:
-        return row.stamped_moment
-    if row.own_at is not None:
-        return row.own_at
-    if row.own_date is not None:
-        return dt.datetime.combine(row.own_date, dt.time(), tzinfo=dt.UTC)
-    return now
-
-
-def restamp_entry(booking_id: int, status: str, moment: dt.datetime) -> BookingStatusChange:
-    """The history entry of a repair: the field values BookingStatusChange.record
-    writes for a re-stamp of `status` by a command, unsaved, for bulk_create."""
-    return BookingStatusChange(
-        booking_id=booking_id,
-        from_status=status,
-        to_status=status,
-        status_at=moment,
-        changed_by=None,
-        source=ChangeSource.COMMAND,
+def history_moment(now: dt.datetime) -> Coalesce:
+    """`status_at` of a repair's history entry: the moment to stamp where the
+    current status has no date, else the current status's `_at`, else now."""
+    return Coalesce(
+        models.Case(
+            models.When(
+                BookingQuerySet.missing_own_date_rule(), then=BookingQuerySet.restamp_moment()
+            ),
+            *(
+                models.When(status=status, then=models.F(f"{status}_at"))
+                for status in STAMPED_STATUSES
+            ),
+        ),
+        models.Value(now),
+        output_field=models.DateTimeField(),
     )
 
 
@@ -139,7 +108,7 @@ class Command(BaseCommand):
             type=positive_int,
             default=DEFAULT_BATCH_SIZE,
             metavar="N",
-            help=f"Bookings pks per transaction (default {DEFAULT_BATCH_SIZE}).",
+            help=f"Booking pks per transaction (default {DEFAULT_BATCH_SIZE}).",
         )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
@@ -169,15 +138,11 @@ class Command(BaseCommand):
         for start in starts:
             batch = bookings.in_pk_range(start, start + batch_size)
             counts.update(self.count(batch) if dry_run else self.repair(batch))
-            starts.set_postfix(repaired=counts.total() - counts["history"], refresh=False)
+            starts.set_postfix(repairs=counts.total() - counts[HISTORY], refresh=False)
         self.report(counts, dry_run=dry_run)
 
     def count(self, batch: BookingQuerySet) -> Counter[str]:
-        """Per kind, how many bookings of `batch` need a repair (as `repair` would
-        count them), and how many history entries it would write."""
-        stray_or_missing = (
-            BookingQuerySet.stray_lost_dates_rule() | BookingQuerySet.missing_own_date_rule()
-        )
+        """What `repair` would do to `batch`: repairs per kind, history entries."""
         return Counter(
             batch.aggregate(
                 **{
@@ -186,109 +151,68 @@ class Command(BaseCommand):
                     MISMATCHED: models.Count(
                         "pk", filter=BookingQuerySet.any_mismatched_date_rule()
                     ),
-                    "history": models.Count("pk", filter=stray_or_missing),
+                    HISTORY: models.Count("pk", filter=RESTAMPED),
                 }
             )
         )
 
     def repair(self, batch: BookingQuerySet) -> Counter[str]:
-        """Repair `batch` in one transaction; return the number of bookings
-        repaired per kind, and of history entries written."""
+        """Repair `batch` in one transaction; return the repairs made per kind and
+        the number of history entries written."""
         counts: Counter[str] = Counter()
-        max_params = connection.features.max_query_params
         with transaction.atomic():
             skip_jit_compilation()
-            rows = list(
-                batch.needing_repair()
-                .select_for_update(no_key=True)
-                .annotate(
-                    missing=flag(BookingQuerySet.missing_own_date_rule()),
-                    stray_lost=flag(BookingQuerySet.stray_lost_dates_rule()),
-                    mismatched=flag(BookingQuerySet.any_mismatched_date_rule()),
-                    stamped_moment=models.Case(
-                        models.When(
-                            BookingQuerySet.missing_own_date_rule(),
-                            then=BookingQuerySet.restamp_moment(),
-                        ),
-                        output_field=models.DateTimeField(),
-                    ),
-                    own_at=own_status_field("at"),
-                    own_date=own_status_field("date"),
-                )
-                .values_list(
-                    "pk",
-                    "status",
-                    "missing",
-                    "stray_lost",
-                    "mismatched",
-                    "stamped_moment",
-                    "own_at",
-                    "own_date",
-                    named=True,
-                )
-            )
-            if not rows:
+            # Lock the bookings to repair until commit: the statements below then
+            # all see them as this query did, and the history matches the repairs.
+            locked = batch.needing_repair().select_for_update(no_key=True).values_list("pk")
+            if not list(locked):  # evaluated in full: every row is locked
                 return counts
+            # History first: once stamped, a booking no longer shows it was missing.
             now = timezone.now()
-            entries = [
-                restamp_entry(row.pk, row.status, history_moment(row, now))
-                for row in rows
-                if row.missing or row.stray_lost
-            ]
-
+            counts[HISTORY] = batch.filter(RESTAMPED).record_restamps(
+                status_at=history_moment(now), source=ChangeSource.COMMAND, now=now
+            )
             moment = BookingQuerySet.restamp_moment()
-            for status in STAMPED_STATUSES:
-                pks = [row.pk for row in rows if row.missing and row.status == status]
-                for chunk in chunked(pks, max_params):
-                    counts[MISSING] += (
-                        Booking.objects.filter(pk__in=chunk)
-                        .filter(BookingQuerySet.missing_own_date_rule(), status=status)
-                        .update(
-                            **{
-                                f"{status}_at": moment,
-                                f"{status}_date": TruncDate(moment, tzinfo=dt.UTC),
-                            }
-                        )
+            counts[MISSING] = batch.missing_own_status_date().update(
+                **{
+                    f"{status}_{suffix}": models.Case(
+                        models.When(status=status, then=value),
+                        default=models.F(f"{status}_{suffix}"),
                     )
-            for chunk in chunked([row.pk for row in rows if row.stray_lost], max_params):
-                counts[STRAY_LOST] += (
-                    Booking.objects.filter(pk__in=chunk)
-                    .with_stray_lost_dates()
-                    .update(lost_at=None, lost_date=None)
-                )
-            for chunk in chunked([row.pk for row in rows if row.mismatched], max_params):
-                counts[MISMATCHED] += (
-                    Booking.objects.filter(pk__in=chunk)
-                    .with_mismatched_status_dates()
-                    .update(
-                        **{
-                            f"{status}_date": models.functions.Coalesce(
-                                TruncDate(f"{status}_at", tzinfo=dt.UTC), f"{status}_date"
-                            )
-                            for status in STAMPED_STATUSES
-                        }
+                    for status in STAMPED_STATUSES
+                    for suffix, value in (
+                        ("at", moment),
+                        ("date", TruncDate(moment, tzinfo=dt.UTC)),
                     )
-                )
-            BookingStatusChange.objects.bulk_create(entries)
-            counts["history"] += len(entries)
+                }
+            )
+            counts[STRAY_LOST] = batch.with_stray_lost_dates().update(lost_at=None, lost_date=None)
+            counts[MISMATCHED] = batch.with_mismatched_status_dates().update(
+                **{
+                    f"{status}_date": Coalesce(
+                        TruncDate(f"{status}_at", tzinfo=dt.UTC), f"{status}_date"
+                    )
+                    for status in STAMPED_STATUSES
+                }
+            )
         return counts
 
     def report(self, counts: Counter[str], *, dry_run: bool) -> None:
-        repaired = sum(counts[kind] for kind in KIND_LABELS)
+        repairs = sum(counts[kind] for kind in KIND_LABELS)
         detail = ", ".join(f"{label} {counts[kind]}" for kind, label in KIND_LABELS.items())
-        history = f"{counts['history']} history entries"
-        if not repaired:
+        history = f"{counts[HISTORY]} history entries"
+        if not repairs:
             self.stdout.write(
                 self.style.SUCCESS("Nothing to repair: all status dates are consistent.")
             )
         elif dry_run:
             self.stdout.write(
                 self.style.WARNING(
-                    f"Dry run: would make {repaired} repairs ({detail}) and write {history}; "
+                    f"Dry run: would make {repairs} repairs ({detail}) and write {history}; "
                     "nothing was changed."
                 )
             )
         else:
             self.stdout.write(
-                self.style.SUCCESS(f"Made {repaired} repairs ({detail}); wrote {history}.")
+                self.style.SUCCESS(f"Made {repairs} repairs ({detail}); wrote {history}.")
             )

@@ -1,6 +1,7 @@
 """backfill_status_datetimes: a `*_date` without its `*_at` gets that date at 00:00:00Z."""
 
 import datetime as dt
+import sys
 from io import StringIO
 
 import pytest
@@ -163,3 +164,16 @@ def test_writes_no_history(make_legacy_booking):
 
 def test_nothing_to_do_on_an_empty_table(db):
     assert "Nothing to backfill" in backfill()
+
+
+def test_progress_bar_on_a_terminal_only(capsys, monkeypatch, make_legacy_booking):
+    make_legacy_booking("tentative")
+    backfill()
+    assert capsys.readouterr().err == ""
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    backfill("--batch-size", "1")
+    assert "backfill_status_datetimes" in capsys.readouterr().err
+
+    backfill("--no-progress")
+    assert capsys.readouterr().err == ""

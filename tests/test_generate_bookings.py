@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, OuterRef, Subquery
+from django.utils import timezone
 
 from accounts.models import Business
 from bookings.models import STAMPED_STATUSES, Booking, BookingStatusChange, utc_date
@@ -42,6 +43,7 @@ def test_creates_bookings_spread_over_businesses(db):
 
 def test_generated_bookings_are_consistent(db):
     generate("--count", "300", "--businesses", "2", "--seed", "3")
+    now = timezone.now()
 
     assert not Booking.objects.needing_backfill().exists()
     assert not Booking.objects.needing_repair().exists()
@@ -53,6 +55,7 @@ def test_generated_bookings_are_consistent(db):
         for status in STAMPED_STATUSES:
             moment = getattr(booking, f"{status}_at")
             assert getattr(booking, f"{status}_date") == (moment and utc_date(moment))
+            assert moment is None or booking.created_at <= moment <= now
         if booking.status == "lead":
             assert booking.last_to is None  # created as a lead, never moved
         else:

@@ -1,6 +1,7 @@
 """repair_booking_status_dates: stray lost dates, mismatched dates, missing own dates."""
 
 import datetime as dt
+import sys
 from io import StringIO
 
 import pytest
@@ -299,3 +300,15 @@ def test_small_batches_repair_everything(broken_bookings):
 
     assert "Made 5 repairs" in output
     assert not Booking.objects.needing_repair().exists()
+
+
+def test_progress_bar_on_a_terminal_only(capsys, monkeypatch, broken_bookings):
+    repair()
+    assert capsys.readouterr().err == ""
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    repair("--batch-size", "1")
+    assert "repair_booking_status_dates" in capsys.readouterr().err
+
+    repair("--no-progress")
+    assert capsys.readouterr().err == ""

@@ -123,7 +123,7 @@ class Command(BaseCommand):
             desc="backfill_status_datetimes",
             unit="batch",
             file=sys.stderr,
-            disable=no_progress or not self.stderr.isatty(),
+            disable=no_progress or not sys.stderr.isatty(),
         )
         for start in starts:
             batch = bookings.in_pk_range(start, start + batch_size)

@@ -100,8 +100,10 @@ class BookingFactory:
         self.weights = [weight for _, weight in PATHS]
 
     def moment_after(self, moment: dt.datetime, mean_days: float) -> dt.datetime:
+        """A moment some time after `moment` (`mean_days` on average), never in the future."""
         later = moment + dt.timedelta(seconds=int(self.rng.expovariate(1 / (mean_days * DAY))))
-        return min(later, self.now - dt.timedelta(seconds=self.rng.randrange(60, 3600)))
+        latest = self.now - dt.timedelta(seconds=self.rng.randrange(60, 3600))
+        return max(moment, min(later, latest))
 
     def build(self, pk: int, business_id: int) -> GeneratedBooking:
         rng = self.rng
@@ -140,7 +142,7 @@ class BookingFactory:
         if path and rng.random() < 0.05:
             # A correction: the current status re-stamped, a little earlier or later.
             shifted = moment + dt.timedelta(seconds=rng.randrange(-DAY, DAY))
-            self.change_status(generated, path[-1], min(shifted, self.now))
+            self.change_status(generated, path[-1], min(max(shifted, created_at), self.now))
         if broken:
             self.break_booking(generated, path)
         return generated
@@ -261,7 +263,7 @@ class Command(BaseCommand):
             desc="generate_bookings",
             unit="booking",
             file=sys.stderr,
-            disable=no_progress or not self.stderr.isatty(),
+            disable=no_progress or not sys.stderr.isatty(),
         ) as progress:
             for batch_start in range(0, count, batch_size):
                 size = min(batch_size, count - batch_start)

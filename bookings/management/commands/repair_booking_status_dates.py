@@ -133,7 +133,7 @@ class Command(BaseCommand):
             desc="repair_booking_status_dates",
             unit="batch",
             file=sys.stderr,
-            disable=no_progress or not self.stderr.isatty(),
+            disable=no_progress or not sys.stderr.isatty(),
         )
         for start in starts:
             batch = bookings.in_pk_range(start, start + batch_size)

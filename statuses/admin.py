@@ -9,8 +9,9 @@ first status), `Status.apply_changes` and `services.fork_shared_statuses`.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
 from accounts.models import Business
 from config.errors import DomainError
@@ -81,12 +82,11 @@ class StatusAdmin(admin.ModelAdmin):
         "id",
         "sub_status",
         "status",
-        "business",
+        "list_name",
         "sort_order",
         "active",
         "user_selectable",
-        "modified_at",
-        "modified_user",
+        "modified",
     ]
     list_display_links = ["id", "sub_status"]
     list_editable = ["sort_order", "active", "user_selectable"]
@@ -96,6 +96,75 @@ class StatusAdmin(admin.ModelAdmin):
     ordering = ["business_id", "sort_order", "id"]
     readonly_fields = ["depends_on", "created_at", "created_user", "modified_at", "modified_user"]
     actions = ["fork_shared_list"]
+    change_list_template = "admin/statuses/status/change_list.html"
+    change_form_template = "admin/statuses/status/change_form.html"
+
+    # --- the list -------------------------------------------------------------------
+
+    def get_ordering(self, request):
+        """Each list in its own order (sortOrder, then id), one list after another: a
+        staff user's own list first and the shared defaults after it, for a superuser
+        the shared defaults first, then the businesses by id. Explicit about where the
+        shared list (business NULL) goes, as SQLite and PostgreSQL place NULLs apart."""
+        by_list = (
+            F("business_id").asc(nulls_first=True)
+            if request.user.is_superuser
+            else F("business_id").asc(nulls_last=True)
+        )
+        return [by_list, "sort_order", "id"]
+
+    def get_list_display(self, request):
+        if request.user.is_superuser:
+            return self.list_display
+        return [
+            "list_name_for_staff" if name == "list_name" else name for name in self.list_display
+        ]
+
+    @admin.display(description="list", ordering="business_id")
+    def list_name(self, status: Status):
+        if status.is_shared:
+            return format_html('<span class="shared-list">{}</span>', "Shared defaults")
+        return str(status.business)
+
+    @admin.display(description="list", ordering="business_id")
+    def list_name_for_staff(self, status: Status):
+        if status.is_shared:
+            return format_html(
+                '<span class="shared-list" title="{}">{}</span>',
+                "Only a superuser changes the shared list; copy it into your business first.",
+                "Shared default · read-only",
+            )
+        return str(status.business)
+
+    @admin.display(description="modified", ordering="modified_at")
+    def modified(self, status: Status):
+        if status.modified_at is None:
+            return None
+        return format_html(
+            '<span title="{} UTC">{}</span>{}',
+            f"{status.modified_at:%Y-%m-%d %H:%M:%S}",
+            f"{status.modified_at:%Y-%m-%d}",
+            f" by {status.modified_user}" if status.modified_user else "",
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        business_id = None if request.user.is_superuser else request.user.business_id
+        on_shared_list = (
+            business_id is not None and not Status.objects.for_business(business_id).exists()
+        )
+        context = {
+            "on_shared_list": on_shared_list,
+            "staff_business": request.user.business if business_id is not None else None,
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {
+            "shared_read_only": not request.user.is_superuser,
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra_context=context)
 
     # --- scoping ------------------------------------------------------------
 
@@ -152,8 +221,14 @@ class StatusAdmin(admin.ModelAdmin):
             def _construct_form(self, i, **form_kwargs):
                 form = super()._construct_form(i, **form_kwargs)
                 if not model_admin.may_write(request, form.instance):
-                    for field in form.fields.values():
-                        field.disabled = True
+                    pk_name = self.model._meta.pk.name
+                    for name, field in form.fields.items():
+                        # A read-only row's hidden id stays enabled: browsers leave
+                        # disabled inputs out of the POST, and a row posted without its
+                        # id would match no status and fail the whole list's save. A row
+                        # outside the user's reach (no instance) stays wholly disabled.
+                        if name != pk_name or form.instance.pk is None:
+                            field.disabled = True
                 return form
 
         return ScopedFormSet

@@ -282,8 +282,90 @@ def test_staff_list_shows_shared_rows_without_editable_inputs(staff_client, ours
 
     formset = response.context["cl"].formset
     by_pk = {form.instance.pk: form for form in formset}
-    assert all(field.disabled for field in by_pk[shared.pk].fields.values())
+    shared_fields = by_pk[shared.pk].fields
+    assert all(field.disabled for name, field in shared_fields.items() if name != "id")
+    # The hidden id stays enabled, so that a browser posts it (see below).
+    assert not shared_fields["id"].disabled
     assert not any(field.disabled for field in by_pk[ours.pk].fields.values())
+
+
+def as_a_browser_posts(formset, changes: dict[int, dict]) -> dict:
+    """The changelist POST a browser sends: every enabled input of every row (with
+    `changes` by status id applied), and none of the disabled ones."""
+    management = formset.management_form
+    data = {
+        management.add_prefix(name): management.initial.get(name, 0) for name in management.fields
+    }
+    data["_save"] = "Save"
+    for form in formset:
+        values = {**form.initial, "id": form.instance.pk, **changes.get(form.instance.pk, {})}
+        for name, field in form.fields.items():
+            if field.disabled:
+                continue
+            value = values.get(name)
+            if value is True:
+                data[form.add_prefix(name)] = "on"
+            elif value is not False and value is not None:
+                data[form.add_prefix(name)] = value
+    return data
+
+
+def test_staff_list_save_works_as_a_browser_posts_it_with_shared_rows(staff_client, ours, shared):
+    formset = staff_client.get(CHANGELIST).context["cl"].formset
+    assert len(formset) == 2 * SHARED_COUNT
+    shared_before = list(Status.objects.shared().order_by("id").values())
+
+    response = staff_client.post(
+        CHANGELIST, as_a_browser_posts(formset, {ours.pk: {"sort_order": 0, "active": False}})
+    )
+
+    assert response.status_code == 302
+    ours.refresh_from_db()
+    assert (ours.sort_order, ours.active, ours.modified_user) == (0, False, "desk")
+    assert list(Status.objects.shared().order_by("id").values()) == shared_before
+
+
+def test_staff_list_puts_their_own_list_before_the_shared_one(staff_client, ours):
+    shown = list(staff_client.get(CHANGELIST).context["cl"].result_list)
+
+    lists = [status.business_id for status in shown]
+    assert lists == [ours.business_id] * SHARED_COUNT + [None] * SHARED_COUNT
+    own_orders = [status.sort_order for status in shown[:SHARED_COUNT]]
+    assert own_orders == sorted(own_orders)
+
+
+def test_superuser_list_starts_with_the_shared_list(superuser_client, ours, theirs):
+    shown = list(superuser_client.get(CHANGELIST).context["cl"].result_list)
+
+    lists = [status.business_id for status in shown]
+    assert lists == (
+        [None] * SHARED_COUNT
+        + [ours.business_id] * SHARED_COUNT
+        + [theirs.business_id] * SHARED_COUNT
+    )
+
+
+def test_staff_list_marks_the_shared_rows_read_only(staff_client, superuser_client, ours):
+    staff_page = staff_client.get(CHANGELIST).content.decode()
+    superuser_page = superuser_client.get(CHANGELIST).content.decode()
+
+    assert staff_page.count("Shared default · read-only") == SHARED_COUNT
+    assert "read-only" not in superuser_page
+
+
+def test_staff_on_the_shared_list_are_told_how_to_copy_it(staff_client, business, shared):
+    on_shared = staff_client.get(CHANGELIST).content.decode()
+    fork_shared_statuses(business)
+    on_own = staff_client.get(CHANGELIST).content.decode()
+
+    assert "uses the shared default list" in on_shared
+    assert "uses the shared default list" not in on_own
+
+
+def test_staff_see_a_note_on_a_shared_status_page(staff_client, shared):
+    content = staff_client.get(change_url(shared)).content.decode()
+
+    assert 'id="shared-status-note"' in content
 
 
 # --- adding and deleting -----------------------------------------------------------------

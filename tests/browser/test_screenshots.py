@@ -14,6 +14,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bookings.models import Booking
+from statuses.models import Status
+from statuses.services import fork_shared_statuses
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,3 +74,21 @@ def test_bookings_pages(page: Page, log_in, make_staff, business):
 
     wedding.refresh_from_db()
     assert (wedding.status, wedding.lost_at) == ("lost", at(2, 20, 11))
+
+
+@pytest.mark.usefixtures("shared_statuses")
+def test_statuses_list(page: Page, log_in, make_staff, business):
+    fork_shared_statuses(business, by="frontdesk")
+    running_late = Status.objects.for_business(business.pk).get(sub_status="RUNNING_LATE")
+    running_late.apply_changes({"sub_status": "Running late (15 min)"}, by="frontdesk")
+    Status.objects.for_business(business.pk).get(sub_status="PENDING_WAITLIST").apply_changes(
+        {"active": False}, by="frontdesk"
+    )
+    log_in(page, make_staff("frontdesk", business, apps=("statuses",)))
+    page.set_viewport_size({"width": 1440, "height": 900})
+
+    page.goto("/admin/statuses/status/")
+    expect(page.locator("#result_list tbody tr")).to_have_count(28)
+    # The list is wide: give it the room the navigation sidebar takes.
+    page.click("#toggle-nav-sidebar")
+    save(page, "statuses-list")

@@ -1,6 +1,7 @@
 """Query-string filters for GET /v2/bookings."""
 
 import django_filters
+from django import forms
 from django.db import models
 from django_filters.fields import MultipleChoiceField
 
@@ -17,6 +18,12 @@ class CommaSeparatedMultipleChoiceField(MultipleChoiceField):
 
 class StatusFilter(django_filters.MultipleChoiceFilter):
     field_class = CommaSeparatedMultipleChoiceField
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number (django-filter's NumberFilter would take 0.5 for a count)."""
+
+    field_class = forms.IntegerField
 
 
 RANGE_LOOKUPS = ["exact", "gt", "gte", "lt", "lte"]
@@ -45,4 +52,5 @@ class BookingFilter(django_filters.FilterSet):
         # ISO 8601 bounds; an offset is converted to UTC, none means UTC.
         filter_overrides = {
             models.DateTimeField: {"filter_class": django_filters.IsoDateTimeFilter},
+            models.PositiveIntegerField: {"filter_class": IntegerFilter},
         }

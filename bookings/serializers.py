@@ -3,6 +3,7 @@
 import datetime as dt
 import re
 
+from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -15,7 +16,7 @@ from bookings.models import (
     ensure_not_in_future,
     utc_date,
 )
-from config.serializers import RejectUnknownFieldsMixin
+from config.serializers import RejectUnknownFieldsMixin, StrictCharField, StrictIntegerField
 
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # ISO 8601 extended form with a time; the offset is optional (none means UTC).
@@ -149,14 +150,20 @@ class BookingSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     starts_at = UTCDateTimeField(required=False, allow_null=True)
     ends_at = UTCDateTimeField(required=False, allow_null=True)
     # Bounded explicitly: SQLite would store any integer, PostgreSQL only 32 bits.
-    guest_count = serializers.IntegerField(
+    guest_count = StrictIntegerField(
         min_value=0, max_value=2**31 - 1, required=False, allow_null=True
     )
-    tentative_at = UTCDateTimeField(read_only=True)
-    definite_at = UTCDateTimeField(read_only=True)
-    lost_at = UTCDateTimeField(read_only=True)
+    tentative_at = UTCDateTimeField(read_only=True, allow_null=True)
+    definite_at = UTCDateTimeField(read_only=True, allow_null=True)
+    lost_at = UTCDateTimeField(read_only=True, allow_null=True)
     created_at = UTCDateTimeField(read_only=True)
     updated_at = UTCDateTimeField(read_only=True)
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+    }
 
     class Meta:
         model = Booking

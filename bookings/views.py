@@ -4,7 +4,7 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
@@ -21,10 +21,12 @@ from config.schema import (
     COMMON_ERRORS,
     IDEMPOTENCY_KEY,
     IDEMPOTENT_WRITE_ERRORS,
+    INVALID_CURSOR,
     NOT_FOUND,
     WRITE_ERRORS,
     error,
 )
+from config.views import RejectUnknownQueryParametersMixin
 
 
 class NewestFirstPagination(CursorPagination):
@@ -34,6 +36,22 @@ class NewestFirstPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request) -> int:
+        # DRF falls back to the default on a bad value; a client that asked for
+        # something else should hear about it. Sizes above the maximum are capped.
+        requested = request.query_params.get(self.page_size_query_param, "")
+        if requested == "":
+            return self.page_size
+        if not requested.isascii() or not requested.isdigit() or int(requested) < 1:
+            raise ValidationError(
+                {
+                    self.page_size_query_param: [
+                        f"Must be a whole number from 1 to {self.max_page_size}."
+                    ]
+                }
+            )
+        return min(int(requested), self.max_page_size)
 
 
 class RecordedOrderPagination(NewestFirstPagination):
@@ -48,6 +66,7 @@ class RecordedOrderPagination(NewestFirstPagination):
         responses={
             200: BookingSerializer(many=True),
             400: error("A filter value is invalid."),
+            404: INVALID_CURSOR,
             **COMMON_ERRORS,
         },
     ),
@@ -81,6 +100,7 @@ class RecordedOrderPagination(NewestFirstPagination):
     ),
 )
 class BookingViewSet(
+    RejectUnknownQueryParametersMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -97,6 +117,14 @@ class BookingViewSet(
 
     def get_queryset(self):
         return Booking.objects.for_business(self.request.user.business_id)
+
+    def allowed_query_parameters(self) -> set[str]:
+        pages = {"cursor", "page_size"}
+        if self.action == "list":
+            return pages | set(BookingFilter.base_filters)
+        if self.action == "status_history":
+            return pages
+        return set()
 
     def filter_queryset(self, queryset):
         # The query-string filters narrow the list; they never hide a single booking.
@@ -136,7 +164,9 @@ class BookingViewSet(
             raise NotFound from None
         return Response(BookingSerializer(booking).data)
 
-    @action(detail=True, methods=["get"], pagination_class=RecordedOrderPagination)
+    @action(
+        detail=True, methods=["get"], pagination_class=RecordedOrderPagination, filter_backends=[]
+    )
     def status_history(self, request, pk=None):
         booking = self.get_object()
         page = self.paginate_queryset(booking.status_changes.all())

@@ -23,6 +23,7 @@ BAD_REQUEST = error("Invalid input; the body names each field at fault.")
 UNAUTHENTICATED = error("No token, or an invalid one.")
 FORBIDDEN = error("The caller may not do this.")
 NOT_FOUND = error("No such object in the caller's business.")
+INVALID_CURSOR = error("The page cursor is not one this API handed out.")
 CONFLICT = error("The object exists already.")
 TOO_LARGE = error("The body is over 1 MiB.")
 UNSUPPORTED_MEDIA = error("The body is not application/json.")
@@ -35,6 +36,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     location=OpenApiParameter.HEADER,
     required=False,
+    type={"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
     description=(
         "Up to 255 printable ASCII characters. A retry with the same key and body within "
         "24 hours replays the first successful response (header `Idempotent-Replayed: true`) "
@@ -43,6 +45,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 COMMON_ERRORS = {
+    400: error("Invalid input, or a query parameter the endpoint does not know."),
     401: UNAUTHENTICATED,
     403: FORBIDDEN,
     429: THROTTLED,
@@ -65,9 +68,16 @@ class HashedTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-def paths_without_trailing_slash(result, generator, request, public):
-    """Routes accept an optional trailing slash; document the canonical form without."""
+def describe_routing_and_query_rules(result, generator, request, public):
+    """Routes accept an optional trailing slash: document the canonical form without.
+    An empty query parameter (`?status=`) means "no filter", as from an HTML form:
+    say so, so that clients and fuzzers know it is accepted."""
     result["paths"] = {
         (path.rstrip("/") or "/"): operations for path, operations in result["paths"].items()
     }
+    for operations in result["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and not parameter.get("required"):
+                    parameter["allowEmptyValue"] = True
     return result

@@ -193,7 +193,7 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.schema.paths_without_trailing_slash",
+        "config.schema.describe_routing_and_query_rules",
     ],
 }
 

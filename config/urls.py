@@ -15,3 +15,6 @@ urlpatterns = [
     path("", include("statuses.urls")),
     path("", include(router.urls)),
 ]
+
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"

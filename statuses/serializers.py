@@ -15,7 +15,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.serializers import RejectUnknownFieldsMixin
+from config.serializers import (
+    RejectUnknownFieldsMixin,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+)
 from statuses.models import SORT_ORDER_MAX, SUB_STATUS_MAX_LENGTH, StatusName, StatusType
 
 # Every status object has exactly these keys, in this order (the seed's).
@@ -39,47 +44,18 @@ BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer: not a numeric string, a float or a boolean."""
-
-    default_error_messages = {"invalid": "Must be an integer."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return data
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """A JSON boolean: not "true", 1 or "yes"."""
-
-    default_error_messages = {"invalid": "Must be true or false."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
-
-
 def refuse_control_characters(value: str) -> None:
     if any(unicodedata.category(character) == "Cc" for character in value):
         raise serializers.ValidationError("Must not contain control characters.")
 
 
-class SubStatusField(serializers.CharField):
+class SubStatusField(StrictCharField):
     """Free text of 1 to 64 characters, surrounding spaces trimmed, no control characters
     (NUL included) and no lone surrogates."""
-
-    default_error_messages = {"invalid": "Must be a string."}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(max_length=SUB_STATUS_MAX_LENGTH, min_length=1, **kwargs)
         self.validators.append(refuse_control_characters)
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 @extend_schema_field(OpenApiTypes.INT)

@@ -17,6 +17,7 @@ from config.schema import (
     WRITE_ERRORS,
     error,
 )
+from config.views import RejectUnknownQueryParametersMixin
 from statuses.models import Status
 from statuses.serializers import (
     BIGINT_MAX,
@@ -40,7 +41,7 @@ def refuse_other_business(business_id: int, caller_business_id: int) -> None:
         )
 
 
-class StatusView(APIView):
+class StatusView(RejectUnknownQueryParametersMixin, APIView):
     http_method_names = ["get", "post", "put", "head", "options"]
 
     @extend_schema(

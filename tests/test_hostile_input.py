@@ -142,8 +142,6 @@ def test_dates_at_the_edges_are_stored_exactly(api, starts_at, stored):
         "tentative_at__gte=0000-01-01T00:00:00Z",
         "tentative_at__lte=10000-01-01T00:00:00Z",
         "definite_date=2023-02-29",
-        "page_size=-5",
-        "page_size=abc",
         "cursor=not-a-cursor",
         "cursor=%00",
     ],
@@ -196,3 +194,47 @@ def test_an_error_naming_a_lone_surrogate_is_still_valid_json(api, booking, path
     assert response.status_code == 400
     assert json.loads(response.content)
     assert_untouched(booking)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["/v2/bookings/%C2%84", "/v2/bookings/abc/change_status", "/v2/nothing", "/statusx"]
+)
+def test_unrouted_api_paths_answer_json_404(api, path):
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page_size", ["-5", "0", "abc", "null", "1.5", "\u0661"])
+def test_a_bad_page_size_is_400_naming_it(api, booking, page_size):
+    response = api.get("/v2/bookings", {"page_size": page_size})
+    assert response.status_code == 400
+    assert "page_size" in response.json()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": 0}, "name"),
+        ({"name": "G", "notes": 1}, "notes"),
+        ({"name": "G", "guest_count": "5"}, "guest_count"),
+    ],
+)
+def test_json_types_are_not_coerced(api, booking, body, field):
+    response = api.post("/v2/bookings", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert_untouched(booking)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["/v2/bookings?stauts=lost", "/v2/bookings/{pk}?x=1", "/status?businessId=1"]
+)
+def test_unknown_query_parameters_are_400_naming_them(api, booking, path):
+    response = api.get(path.format(pk=booking.pk))
+    assert response.status_code == 400
+    assert set(response.json()) == {path.split("?")[1].split("=")[0]}

@@ -1,0 +1,40 @@
+"""View behaviour shared by the API: JSON error pages, strict query strings."""
+
+from django.http import JsonResponse
+from django.views import defaults
+from rest_framework.exceptions import ValidationError
+
+API_PREFIXES = ("/v2/", "/status")
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIXES)
+
+
+def not_found(request, exception=None):
+    if is_api_path(request.path):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if is_api_path(request.path):
+        return JsonResponse({"detail": "Internal server error."}, status=500)
+    return defaults.server_error(request)
+
+
+class RejectUnknownQueryParametersMixin:
+    """For DRF views: a query parameter the endpoint does not know is a client bug
+    (a misspelt filter would otherwise silently widen a list): 400 naming it."""
+
+    def allowed_query_parameters(self) -> set[str]:
+        return set()
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            return  # 405 comes next; the query string does not matter
+        unknown = sorted(set(request.query_params) - self.allowed_query_parameters())
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})

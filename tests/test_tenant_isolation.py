@@ -1,0 +1,157 @@
+"""Every endpoint and method, called by one business against another's data:
+refused (404, or 403 where SPEC §4 says so) or confined to the caller, and the other
+business's data unchanged. The matrix must cover every operation of the published
+schema, so a new endpoint cannot slip past it."""
+
+import datetime as dt
+
+import pytest
+
+from accounts.models import IdempotencyKey
+from bookings.models import Booking, BookingStatusChange
+from statuses.models import Status
+from statuses.services import fork_shared_statuses
+
+
+@pytest.fixture
+def victim_data(business, api_user):
+    """Business 43111's data: a booking with history and its own status list."""
+    booking = Booking.objects.create(business=business, name="Private wedding")
+    booking.change_status("tentative", at=dt.datetime(2025, 1, 10, tzinfo=dt.UTC))
+    fork_shared_statuses(business, by=api_user)
+    return {"booking": booking, "status": Status.objects.for_business(business.id).first()}
+
+
+@pytest.fixture
+def attacker_status(other_business, other_api):
+    """The attacker's own status (so a PUT that targets its own id is well-formed)."""
+    response = other_api.post(
+        "/status",
+        {"businessId": other_business.id, "status": "OPEN", "subStatus": "Attacker's own"},
+        format="json",
+    )
+    assert response.status_code == 201
+    return Status.objects.get(pk=response.json()["statusId"])
+
+
+def victim_snapshot(business) -> dict:
+    return {
+        "bookings": list(Booking.objects.filter(business=business).order_by("id").values()),
+        "history": list(
+            BookingStatusChange.objects.filter(booking__business=business).order_by("id").values()
+        ),
+        "statuses": list(Status.objects.filter(business=business).order_by("id").values()),
+        "idempotency": list(IdempotencyKey.objects.filter(business=business).values()),
+    }
+
+
+def attacks(victim, business, attacker_status):
+    """(method, schema path, concrete path, body, expected status, check of the answer)."""
+    booking_id, status_id = victim["booking"].pk, victim["status"].pk
+
+    def no_victim_bookings(body):
+        assert booking_id not in [b["id"] for b in body["results"]]
+
+    def no_victim_statuses(body):
+        assert business.id not in {s["businessId"] for s in body}
+
+    def created_in_own_business(body):
+        assert not Booking.objects.filter(pk=body["id"], business=business).exists()
+
+    booking_path = f"/v2/bookings/{booking_id}"
+    return [
+        ("get", "/v2/bookings", "/v2/bookings", None, 200, no_victim_bookings),
+        ("post", "/v2/bookings", "/v2/bookings", {"name": "Mine"}, 201, created_in_own_business),
+        ("get", "/v2/bookings/{id}", booking_path, None, 404, None),
+        ("patch", "/v2/bookings/{id}", booking_path, {"notes": "pwned"}, 404, None),
+        ("delete", "/v2/bookings/{id}", booking_path, None, 404, None),
+        (
+            "post",
+            "/v2/bookings/{id}/change_status",
+            f"{booking_path}/change_status",
+            {"status": "lost"},
+            404,
+            None,
+        ),
+        (
+            "get",
+            "/v2/bookings/{id}/status_history",
+            f"{booking_path}/status_history",
+            None,
+            404,
+            None,
+        ),
+        ("get", "/status", "/status", None, 200, no_victim_statuses),
+        (
+            "post",
+            "/status",
+            "/status",
+            {"businessId": business.id, "status": "OPEN", "subStatus": "Injected"},
+            403,
+            None,
+        ),
+        (
+            "put",
+            "/status",
+            "/status",
+            {
+                "statusId": status_id,
+                "businessId": business.id,
+                "status": "OPEN",
+                "subStatus": "Renamed",
+                "active": False,
+            },
+            404,
+            None,
+        ),
+        (
+            "put",
+            "/status",
+            "/status",
+            {
+                "statusId": attacker_status.pk,
+                "businessId": business.id,
+                "status": "OPEN",
+                "subStatus": "Moved",
+            },
+            403,
+            None,
+        ),
+    ]
+
+
+@pytest.mark.django_db
+def test_another_business_is_refused_on_every_endpoint_and_method(
+    client, victim_data, business, other_api, attacker_status
+):
+    before = victim_snapshot(business)
+
+    for number, (method, _, path, body, expected, check) in enumerate(
+        attacks(victim_data, business, attacker_status)
+    ):
+        # Each attack plain, and again with an Idempotency-Key of its own.
+        for headers in ({}, {"HTTP_IDEMPOTENCY_KEY": f"attack-{number}"}):
+            response = getattr(other_api, method)(path, body, format="json", **headers)
+            assert response.status_code == expected, (method, path, response.content)
+            if check:
+                check(response.json())
+
+    assert victim_snapshot(business) == before
+
+
+@pytest.mark.django_db
+def test_the_matrix_covers_every_operation_in_the_schema(
+    client, victim_data, business, attacker_status
+):
+    schema = client.get("/v2/schema?format=json").json()
+    published = {
+        (method, path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in {"get", "post", "put", "patch", "delete"}
+        and not path.startswith(("/v2/schema", "/v2/docs"))
+    }
+    covered = {
+        (method, path) for method, path, *_ in attacks(victim_data, business, attacker_status)
+    }
+    assert published == covered

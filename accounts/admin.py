@@ -1,17 +1,18 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from accounts.admin_scoping import SuperuserOnlyAdmin
 from accounts.models import ApiToken, Business, User
 
 
 @admin.register(Business)
-class BusinessAdmin(admin.ModelAdmin):
+class BusinessAdmin(SuperuserOnlyAdmin):
     list_display = ["id", "name", "created_at"]
     search_fields = ["name", "=id"]
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(SuperuserOnlyAdmin, DjangoUserAdmin):
     list_display = ["username", "business", "is_staff", "is_superuser", "is_active"]
     list_filter = ["business", "is_staff", "is_superuser", "is_active"]
     list_select_related = ["business"]
@@ -22,7 +23,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(SuperuserOnlyAdmin):
     """Tokens are issued by `create_api_token`; the admin only lists and revokes them."""
 
     list_display = ["id", "user", "name", "created_at"]
@@ -31,4 +32,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
     exclude = ["key_digest"]
 
     def has_add_permission(self, request) -> bool:
-        return False
+        return False  # issued by create_api_token, which shows the key once

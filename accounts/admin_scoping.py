@@ -26,6 +26,12 @@ class BusinessScopedAdmin(admin.ModelAdmin):
             return queryset.none()
         return queryset.filter(**{f"{self.business_field}_id": request.user.business_id})
 
+    def has_add_permission(self, request) -> bool:
+        # A staff user tied to no business has nowhere to put a new row.
+        if not request.user.is_superuser and request.user.business_id is None:
+            return False
+        return super().has_add_permission(request)
+
     def get_list_filter(self, request):
         filters = super().get_list_filter(request)
         if request.user.is_superuser:
@@ -42,3 +48,24 @@ class BusinessScopedAdmin(admin.ModelAdmin):
         if not request.user.is_superuser:
             setattr(obj, f"{self.business_field}_id", request.user.business_id)
         super().save_model(request, obj, form, change)
+
+
+class SuperuserOnlyAdmin(admin.ModelAdmin):
+    """Tenants, users and tokens span businesses: only superusers manage them, whatever
+    model permissions a staff user has been given (a staff user who could edit users
+    could make themselves a superuser)."""
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser

@@ -241,12 +241,6 @@ class BookingAdmin(BusinessScopedAdmin):
     def updated(self, booking: Booking) -> str | None:
         return utc_text(booking.updated_at)
 
-    def has_add_permission(self, request) -> bool:
-        # A staff user tied to no business has nowhere to put a booking.
-        if not request.user.is_superuser and request.user.business_id is None:
-            return False
-        return super().has_add_permission(request)
-
     # --- the change-status page -------------------------------------------------
 
     def get_urls(self):

@@ -31,9 +31,9 @@ STATUS_FIELDS = frozenset(
 
 
 class ChangeSource(models.TextChoices):
-    API = "api"
-    ADMIN = "admin"
-    COMMAND = "command"
+    API = "api", "API"
+    ADMIN = "admin", "admin"
+    COMMAND = "command", "command"
 
 
 def utc_date(moment: dt.datetime) -> dt.date:

@@ -98,3 +98,29 @@ def test_repeated_failed_authentication_is_throttled_but_a_valid_token_still_wor
     assert codes == [401, 401, 401, 429, 429]
     assert client.get("/v2/bookings", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
     cache.clear()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/accounts/business/",
+        "/admin/accounts/business/43111/change/",
+        "/admin/accounts/user/",
+        "/admin/accounts/apitoken/",
+        "/admin/autocomplete/?app_label=bookings&model_name=booking&field_name=business",
+    ],
+)
+def test_staff_with_every_permission_still_cannot_reach_tenants_users_or_tokens(client, path):
+    from django.contrib.auth.models import Permission
+
+    business = Business.objects.create(id=43111, name="Demo Venue")
+    Business.objects.create(id=50222, name="Rival Hall")
+    staff = User.objects.create_user("frontdesk", business=business, is_staff=True)
+    staff.user_permissions.set(Permission.objects.all())
+    client.force_login(staff)
+
+    response = client.get(path)
+
+    assert response.status_code in (302, 403, 404)
+    assert b"Rival Hall" not in response.content

@@ -57,3 +57,8 @@ def test_debug_is_off_unless_asked_for():
     assert debug() == "False"
     assert debug(DJANGO_DEBUG="1") == "True"
     assert debug(**production(DJANGO_DEBUG="")) == "False"
+
+
+def test_models_and_migrations_agree():
+    result = manage("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr

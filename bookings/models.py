@@ -296,7 +296,8 @@ class BookingStatusChange(models.Model):
     status_at = models.DateTimeField(help_text="The moment the status took effect.")
     recorded_at = models.DateTimeField(default=timezone.now)
     # The username as it was at the time: an audit trail outlives renames and deletions.
-    changed_by = models.CharField(max_length=150, null=True, blank=True)
+    # NULL (not "") when no user made the change: the API shows it as null.
+    changed_by = models.CharField(max_length=150, null=True, blank=True)  # noqa: DJ001
     source = models.CharField(max_length=16, choices=ChangeSource.choices)
 
     class Meta:

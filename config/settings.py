@@ -109,6 +109,10 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
         # While the database is down, a request waits at most this long for a
         # connection and then answers 503, rather than hanging.
         "connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT", "3")),
+        # Parameters travel separately from the SQL, which lets psycopg prepare the
+        # statements a connection runs repeatedly (the same few on every request), so
+        # PostgreSQL stops parsing and planning them each time.
+        "server_side_binding": env_flag("DB_SERVER_SIDE_BINDING", True),
         "pool": {
             "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
             "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "16")),

@@ -21,7 +21,7 @@ from config.serializers import (
     StrictCharField,
     StrictIntegerField,
 )
-from statuses.models import SORT_ORDER_MAX, SUB_STATUS_MAX_LENGTH, StatusName, StatusType
+from statuses.models import SORT_ORDER_MAX, SUB_STATUS_MAX_LENGTH, Status, StatusName, StatusType
 
 # Every status object has exactly these keys, in this order (the seed's).
 STATUS_KEYS = (
@@ -58,12 +58,16 @@ class SubStatusField(StrictCharField):
         self.validators.append(refuse_control_characters)
 
 
+def epoch_milliseconds(moment: dt.datetime | None) -> int | None:
+    return None if moment is None else (moment - EPOCH) // dt.timedelta(milliseconds=1)
+
+
 @extend_schema_field(OpenApiTypes.INT)
 class EpochMillisecondsField(serializers.ReadOnlyField):
     """A moment as an integer count of milliseconds since 1970-01-01T00:00:00Z."""
 
     def to_representation(self, value: dt.datetime) -> int:
-        return (value - EPOCH) // dt.timedelta(milliseconds=1)
+        return epoch_milliseconds(value)
 
 
 @extend_schema_field({"type": "array", "items": {}, "nullable": True, "readOnly": True})
@@ -168,3 +172,22 @@ class StatusSerializer(serializers.Serializer):
     statusType = serializers.CharField(source="status_type", read_only=True)
     subStatus = serializers.CharField(source="sub_status", read_only=True)
     userSelectable = serializers.BooleanField(source="user_selectable", read_only=True)
+
+    def to_representation(self, status: Status) -> dict:
+        # Written out rather than walked field by field, as for bookings: GET /status
+        # renders a whole list on every call. The tests compare it with the generic path.
+        return {
+            "active": status.active,
+            "businessId": status.business_id,
+            "createdDate": epoch_milliseconds(status.created_at),
+            "createdUser": status.created_user,
+            "dependsOn": status.depends_on,
+            "modifiedDate": epoch_milliseconds(status.modified_at),
+            "modifiedUser": status.modified_user,
+            "sortOrder": status.sort_order,
+            "status": status.status,
+            "statusId": status.id,
+            "statusType": status.status_type,
+            "subStatus": status.sub_status,
+            "userSelectable": status.user_selectable,
+        }

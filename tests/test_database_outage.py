@@ -2,8 +2,7 @@
 
 import pytest
 from django.db import OperationalError
-
-from accounts.models import ApiToken
+from django.db.backends.utils import CursorWrapper
 
 
 @pytest.mark.django_db
@@ -11,7 +10,7 @@ def test_database_errors_during_authentication_answer_503_json(api, monkeypatch)
     def unreachable(*args, **kwargs):
         raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
 
-    monkeypatch.setattr(ApiToken.objects, "select_related", unreachable)
+    monkeypatch.setattr(CursorWrapper, "execute", unreachable)
 
     response = api.get("/v2/bookings")
 

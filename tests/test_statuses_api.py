@@ -952,3 +952,20 @@ def test_concurrent_first_posts_of_one_name_create_it_once():
     assert sorted(codes) == [201] + [409] * (FIRST_POSTERS - 1)
     assert_one_copy_of_each_shared_status()
     assert Status.objects.for_business(BUSINESS_ID).count() == len(SHARED_DEFAULTS) + 1
+
+
+@pytest.mark.django_db
+def test_the_written_out_representation_matches_the_declared_fields(own_status, api_user):
+    """StatusSerializer.to_representation is hand-written for speed; it must say exactly
+    what DRF's generic field-by-field rendering of the same fields says."""
+    from rest_framework import serializers as drf
+
+    from statuses.serializers import StatusSerializer
+
+    own_status.apply_changes({"sort_order": 9}, by=api_user)
+    own_status.refresh_from_db()
+
+    for status in (own_status, Status.objects.shared().first()):
+        generic = drf.Serializer.to_representation(StatusSerializer(), status)
+        assert StatusSerializer(status).data == generic
+        assert list(StatusSerializer(status).data) == sorted(STATUS_KEYS)

@@ -150,3 +150,27 @@ def test_a_retried_status_post_creates_once_and_replays_201(api, business):
     assert first.status_code == retry.status_code == 201
     assert retry.json() == first.json()
     assert Status.objects.filter(business=business, sub_status="Ready for clients").count() == 1
+
+
+@pytest.mark.django_db
+def test_purge_deletes_only_expired_keys_and_a_rerun_deletes_nothing(api):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    post(api, "/v2/bookings", {"name": "Old"}, "old-key")
+    post(api, "/v2/bookings", {"name": "New"}, "new-key")
+    IdempotencyKey.objects.filter(key="old-key").update(
+        created_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=25)
+    )
+
+    def purge(*arguments: str) -> str:
+        out = StringIO()
+        call_command("purge_idempotency_keys", *arguments, stdout=out)
+        return out.getvalue()
+
+    assert "Would delete 1" in purge("--dry-run")
+    assert IdempotencyKey.objects.count() == 2
+    assert "Deleted 1" in purge()
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new-key"]
+    assert "Deleted 0" in purge()

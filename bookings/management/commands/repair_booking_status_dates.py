@@ -43,7 +43,7 @@ from tqdm import tqdm
 from accounts.models import Business
 from bookings.models import STAMPED_STATUSES, Booking, BookingQuerySet, ChangeSource
 
-DEFAULT_BATCH_SIZE = 20_000
+DEFAULT_BATCH_SIZE = 50_000
 
 MISSING, STRAY_LOST, MISMATCHED, HISTORY = "missing", "stray_lost", "mismatched", "history"
 # The repairs that amount to re-stamping the current status: they get a history entry.

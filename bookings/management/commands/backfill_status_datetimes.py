@@ -30,7 +30,7 @@ from tqdm import tqdm
 from accounts.models import Business
 from bookings.models import STAMPED_STATUSES, Booking, BookingQuerySet
 
-DEFAULT_BATCH_SIZE = 50_000
+DEFAULT_BATCH_SIZE = 100_000
 
 
 class UtcMidnight(models.Func):

@@ -1,8 +1,12 @@
 """Benchmark the data-fix commands against hand-written SQL, on PostgreSQL.
 
-    scripts/postgres.sh start /tmp/pg-bench-cmds 5434
-    DATABASE_URL=postgres://postgres@127.0.0.1:5434/cmds_bench \\
-        .venv/bin/python bench/commands.py [--sizes 100000,1000000] [--repeat 3]
+    .venv/bin/python bench/commands.py [--sizes 100000,1000000] [--repeat 5]
+
+Without DATABASE_URL it starts its own PostgreSQL with scripts/postgres.sh (a
+temporary data directory, port --port) and removes it at the end; with
+DATABASE_URL=postgres://.../NAME it uses that server and names its databases
+NAME_tpl_<size> and NAME_work (dropped at the end; the templates are kept for
+--reuse-templates).
 
 For each size it builds a template database `<db>_tpl_<size>` once (migrate,
 then generate_bookings with --broken-fraction), so every run starts from the
@@ -12,7 +16,8 @@ template (CREATE DATABASE ... TEMPLATE). Then, per command:
 - the SQL floor: the same fix as plain SQL statements (below), timed from the
   first statement to the commit;
 - the command: bench/run_command.py in a subprocess, timed around call_command
-  (start-up excluded), its peak RSS read with os.wait4;
+  (start-up, imports and connecting excluded, as for the SQL), its peak RSS
+  read with os.wait4;
 - once per size, a check that both leave the same bookings and history behind.
 
 It prints a Markdown table: median and best times over the trials (the machine
@@ -23,9 +28,11 @@ ratios, peak memory, and peak memory at the largest size over the smallest.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -240,15 +247,46 @@ def main() -> None:
     parser.add_argument("--businesses", type=int, default=1000)
     parser.add_argument("--broken-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--commands", default=",".join(SQL_FLOORS))
     parser.add_argument("--batch-size", type=int, help="passed on to the commands")
     parser.add_argument(
         "--reuse-templates", action="store_true", help="keep existing template databases"
     )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=54359,
+        help="port of the PostgreSQL started when DATABASE_URL is not set (default 54359)",
+    )
     options = parser.parse_args()
 
-    base_url = os.environ["DATABASE_URL"]
+    if os.environ.get("DATABASE_URL"):
+        measure(os.environ["DATABASE_URL"], options)
+        return
+    datadir = Path(tempfile.mkdtemp(prefix="bench-commands-pg-"))
+    started = False
+    try:
+        print(f"# starting PostgreSQL in {datadir} on port {options.port}", flush=True)
+        result = subprocess.run(
+            [str(ROOT / "scripts" / "postgres.sh"), "start", str(datadir), str(options.port)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        started = True
+        measure(database_url(result.stdout.strip().splitlines()[-1], "cmds_bench"), options)
+    finally:
+        if started:
+            subprocess.run(
+                [str(ROOT / "scripts" / "postgres.sh"), "stop", str(datadir)], capture_output=True
+            )
+        shutil.rmtree(datadir, ignore_errors=True)
+
+
+def measure(base_url: str, options: argparse.Namespace) -> None:
+    """Build the templates and run every measurement on the server of `base_url`;
+    the databases it makes are named after that URL's database."""
     base = urlsplit(base_url).path.lstrip("/")
     server = Server(base_url)
     work = f"{base}_work"
@@ -283,6 +321,7 @@ def main() -> None:
                 )
             results[size, command] = (sql_times, command_times, max(peaks))
         server.drop(work)
+    server.admin.close()
 
     print()
     print(

@@ -11,7 +11,8 @@ NAME_tpl_<size> and NAME_work (dropped at the end; the templates are kept for
 For each size it builds a template database `<db>_tpl_<size>` once (migrate,
 then generate_bookings with --broken-fraction), so every run starts from the
 same broken rows: before each run the working database is re-created from the
-template (CREATE DATABASE ... TEMPLATE). Then, per command:
+template (CREATE DATABASE ... TEMPLATE, then CHECKPOINT). Then, per command,
+`--repeat` times, the two sides in alternating order:
 
 - the SQL floor: the same fix as plain SQL statements (below), timed from the
   first statement to the commit;
@@ -161,12 +162,15 @@ class Server:
         )
 
     def clone(self, template: str, name: str) -> None:
+        """`name` afresh as a copy of `template`, then a checkpoint: every timed run
+        starts with no dirty buffers left by the one before."""
         self.drop(name)
         self.admin.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
                 sql.Identifier(name), sql.Identifier(template)
             )
         )
+        self.admin.execute("CHECKPOINT")
 
 
 def manage(url: str, *args: str) -> str:
@@ -302,21 +306,26 @@ def measure(base_url: str, options: argparse.Namespace) -> None:
         for command in commands:
             sql_times, command_times, peaks = [], [], []
             for trial in range(options.repeat):
-                server.clone(template, work)
-                sql_times.append(run_sql(work_url, SQL_FLOORS[command]))
-                if trial == 0:
-                    sql_state = checksums(work_url)
-                server.clone(template, work)
-                seconds, peak, output = run_command(work_url, command, *extra)
-                command_times.append(seconds)
-                peaks.append(peak)
+                # Alternate which side goes first, so neither always inherits the
+                # other's after-effects.
+                states = {}
+                for side in ("sql", "command") if trial % 2 == 0 else ("command", "sql"):
+                    server.clone(template, work)
+                    if side == "sql":
+                        sql_times.append(run_sql(work_url, SQL_FLOORS[command]))
+                    else:
+                        seconds, peak, output = run_command(work_url, command, *extra)
+                        command_times.append(seconds)
+                        peaks.append(peak)
+                    if trial == 0:
+                        states[side] = checksums(work_url)
                 if trial == 0:
                     print(f"# {size} {command}: {output}", flush=True)
-                    if checksums(work_url) != sql_state:
+                    if states["sql"] != states["command"]:
                         raise SystemExit(f"{command} and its SQL floor disagree at {size}")
                 print(
                     f"# {size} {command} trial {trial + 1}: sql {sql_times[-1]:.2f}s, "
-                    f"command {seconds:.2f}s, peak {peak / 1024:.1f} MiB",
+                    f"command {command_times[-1]:.2f}s, peak {peaks[-1] / 1024:.1f} MiB",
                     flush=True,
                 )
             results[size, command] = (sql_times, command_times, max(peaks))

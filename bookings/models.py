@@ -79,9 +79,13 @@ class BookingQuerySet(models.QuerySet):
         datetime fields)."""
         return models.Q(**{f"{status}_date__isnull": False, f"{status}_at__isnull": True})
 
+    @classmethod
+    def needing_backfill_rule(cls) -> models.Q:
+        rules = [cls.backfill_rule(status) for status in STAMPED_STATUSES]
+        return rules[0] | rules[1] | rules[2]
+
     def needing_backfill(self) -> "BookingQuerySet":
-        rules = [self.backfill_rule(status) for status in STAMPED_STATUSES]
-        return self.filter(rules[0] | rules[1] | rules[2])
+        return self.filter(self.needing_backfill_rule())
 
     @staticmethod
     def stray_lost_dates_rule() -> models.Q:

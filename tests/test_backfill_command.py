@@ -47,8 +47,7 @@ def test_backfills_the_date_at_midnight_utc(make_legacy_booking, status):
     assert getattr(booking, f"{status}_at") == MIDNIGHT
     assert getattr(booking, f"{status}_date") == DAY
     assert booking.updated_at == updated_at
-    assert "Backfilled 1 datetimes" in output
-    assert f"{status}_at 1" in output
+    assert "Backfilled the status datetimes of 1 booking." in output
 
 
 @pytest.mark.parametrize("status", STAMPED)
@@ -74,7 +73,19 @@ def test_backfills_every_date_of_a_booking(make_booking):
         MIDNIGHT,
         dt.datetime(2025, 2, 1, tzinfo=dt.UTC),
     )
-    assert "Backfilled 3 datetimes (tentative_at 1, definite_at 1, lost_at 1)" in output
+    assert "Backfilled the status datetimes of 1 booking." in output
+
+
+def test_dry_run_counts_per_field(make_booking, make_legacy_booking):
+    make_booking(status="lost", tentative_date=DAY, definite_date=DAY, lost_date=DAY)
+    make_legacy_booking("definite")
+
+    output = backfill("--dry-run")
+
+    assert (
+        "Dry run: would backfill 2 bookings (tentative_at 1, definite_at 2, lost_at 1); "
+        "nothing was changed." in output
+    )
 
 
 @pytest.mark.parametrize("status", STAMPED)
@@ -85,7 +96,7 @@ def test_dry_run_changes_nothing(make_legacy_booking, status):
     output = backfill("--dry-run")
 
     assert snapshot(booking) == before
-    assert "Dry run: would backfill 1 datetimes" in output
+    assert "Dry run: would backfill 1 booking (" in output
     assert f"{status}_at 1" in output
     assert "nothing was changed" in output
 
@@ -107,7 +118,7 @@ def test_touches_only_the_rows_that_need_it(make_booking, make_legacy_booking, s
     assert snapshot(*untouched) == before
     legacy.refresh_from_db()
     assert getattr(legacy, f"{status}_at") == MIDNIGHT
-    assert "Backfilled 1 datetimes" in output
+    assert "Backfilled the status datetimes of 1 booking." in output
 
 
 def test_second_run_changes_nothing(make_legacy_booking):
@@ -131,7 +142,7 @@ def test_business_option_touches_only_that_business(make_legacy_booking, other_b
     assert snapshot(ours) == before
     theirs.refresh_from_db()
     assert theirs.definite_at == MIDNIGHT
-    assert "Backfilled 1 datetimes" in output
+    assert "Backfilled the status datetimes of 1 booking." in output
 
 
 def test_unknown_business_is_an_error(make_legacy_booking):
@@ -151,7 +162,7 @@ def test_walks_every_batch_across_gaps_in_the_ids(make_legacy_booking):
     output = backfill("--batch-size", "2")
 
     assert not Booking.objects.needing_backfill().exists()
-    assert "Backfilled 6 datetimes" in output
+    assert "Backfilled the status datetimes of 6 bookings." in output
 
 
 def test_writes_no_history(make_legacy_booking):

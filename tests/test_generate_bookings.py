@@ -73,16 +73,20 @@ def test_broken_fraction_gives_each_fix_command_its_work(db):
     broken = {
         kind: int(n)
         for n, kind in re.findall(
-            r"(\d+) (datetimes|mismatched dates|stray lost dates|missing status dates)", output
+            r"(\d+) (bookings need a backfill|datetimes|mismatched dates|stray lost dates|"
+            r"missing status dates)",
+            output,
         )
     }
-    assert len(broken) == 4
+    assert len(broken) == 5
     assert all(broken.values())
 
     backfill_dry_run = run("backfill_status_datetimes", "--dry-run")
     repair_dry_run = run("repair_booking_status_dates", "--dry-run")
 
-    assert f"would backfill {broken['datetimes']} datetimes" in backfill_dry_run
+    assert f"would backfill {broken['bookings need a backfill']} bookings" in backfill_dry_run
+    per_field = re.findall(r"(?:tentative|definite|lost)_at (\d+)", backfill_dry_run)
+    assert sum(map(int, per_field)) == broken["datetimes"]
     assert f"missing status dates stamped {broken['missing status dates']}" in repair_dry_run
     assert f"stray lost dates cleared {broken['stray lost dates']}" in repair_dry_run
     assert f"mismatched dates corrected {broken['mismatched dates']}" in repair_dry_run

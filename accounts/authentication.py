@@ -30,14 +30,7 @@ class HashedTokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode("ascii")
         except UnicodeDecodeError:
             self.fail(request, "Invalid token.")
-        # One indexed join, and only the columns every request needs (the business id
-        # scopes every query; the username signs history entries). Any other field
-        # of the user is loaded on first access.
-        user = (
-            User.objects.only("id", "username", "is_active", "business_id")
-            .filter(api_tokens__key_digest=digest_token_key(key))
-            .first()
-        )
+        user = User.objects.holding_token(digest_token_key(key))
         if user is None or not user.is_active:
             self.fail(request, "Invalid token.")
         return user, None

@@ -56,8 +56,8 @@ class BookingQuerySet(models.QuerySet):
     # --- Data fixes -------------------------------------------------------
     # Which bookings the data-fix commands (backfill_status_datetimes,
     # repair_booking_status_dates) must touch. Each rule is a Q so that a
-    # command can filter on it and also annotate each row with the rules it
-    # breaks, in the same query.
+    # command can both filter on it and count by it (Count(filter=...)), and a
+    # dry run counts exactly what the real run will change.
 
     def pk_range_starts(self, batch_size: int) -> range:
         """The starts of consecutive pk ranges `[start, start + batch_size)` that

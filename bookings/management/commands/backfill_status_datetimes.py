@@ -17,16 +17,13 @@ is, as by every data fix: it records the last change made through the
 application.
 """
 
-import sys
 from collections import Counter
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models.functions import Coalesce
-from tqdm import tqdm
 
-from accounts.models import Business
-from bookings.models import STAMPED_STATUSES, Booking, BookingQuerySet
+from bookings.management.batched import BatchedBookingFixCommand, skip_jit_compilation
+from bookings.models import STAMPED_STATUSES, BookingQuerySet
 
 DEFAULT_BATCH_SIZE = 100_000
 
@@ -60,74 +57,17 @@ class UtcMidnight(models.Func):
         )
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
-
-
-def skip_jit_compilation() -> None:
-    """PostgreSQL cannot tell how few rows of a batch need the fix, judges the
-    per-batch queries expensive and JIT-compiles them, which takes longer than
-    running them. Off for the current transaction only."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
-
-
-class Command(BaseCommand):
+class Command(BatchedBookingFixCommand):
     help = (
         "Set every tentative_at/definite_at/lost_at that is null while its date is set "
         "to that date at 00:00:00Z. Safe to re-run."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="Report what would be backfilled; change nothing.",
-        )
-        parser.add_argument(
-            "--business", type=int, metavar="ID", help="Only this business's bookings."
-        )
-        parser.add_argument(
-            "--batch-size",
-            type=positive_int,
-            default=DEFAULT_BATCH_SIZE,
-            metavar="N",
-            help=f"Bookings pks per transaction (default {DEFAULT_BATCH_SIZE}).",
-        )
-        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+    default_batch_size = DEFAULT_BATCH_SIZE
+    dry_run_help = "Report what would be backfilled; change nothing."
 
-    def handle(
-        self,
-        *args,
-        dry_run: bool,
-        business: int | None,
-        batch_size: int,
-        no_progress: bool,
-        **options,
-    ) -> None:
-        bookings = Booking.objects.order_by()
-        if business is not None:
-            if not Business.objects.filter(pk=business).exists():
-                raise CommandError(f"There is no business {business}.")
-            bookings = bookings.for_business(business)
-
-        counts: Counter[str] = Counter()
-        starts = tqdm(
-            bookings.pk_range_starts(batch_size),
-            desc="backfill_status_datetimes",
-            unit="batch",
-            file=sys.stderr,
-            disable=no_progress or not sys.stderr.isatty(),
-        )
-        for start in starts:
-            batch = bookings.in_pk_range(start, start + batch_size)
-            counts.update(self.count(batch) if dry_run else self.backfill(batch))
-            starts.set_postfix(bookings=counts["bookings"], refresh=False)
-        self.report(counts, dry_run=dry_run)
+    def fixed_so_far(self, counts: Counter[str]) -> int:
+        return counts["bookings"]
 
     def count(self, batch: BookingQuerySet) -> Counter[str]:
         """How many bookings of `batch` need a backfill, and of which field."""
@@ -142,7 +82,7 @@ class Command(BaseCommand):
             )
         )
 
-    def backfill(self, batch: BookingQuerySet) -> Counter[str]:
+    def fix(self, batch: BookingQuerySet) -> Counter[str]:
         """Backfill `batch` in one statement; return how many bookings changed.
 
         It counts bookings, not fields: a count per field would take a second pass

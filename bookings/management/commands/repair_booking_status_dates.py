@@ -31,17 +31,14 @@ counts are the statements' row counts.
 """
 
 import datetime as dt
-import sys
 from collections import Counter
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
-from tqdm import tqdm
 
-from accounts.models import Business
-from bookings.models import STAMPED_STATUSES, Booking, BookingQuerySet, ChangeSource
+from bookings.management.batched import BatchedBookingFixCommand, skip_jit_compilation
+from bookings.models import STAMPED_STATUSES, BookingQuerySet, ChangeSource
 
 DEFAULT_BATCH_SIZE = 50_000
 
@@ -53,22 +50,6 @@ KIND_LABELS = {
     STRAY_LOST: "stray lost dates cleared",
     MISMATCHED: "mismatched dates corrected",
 }
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
-
-
-def skip_jit_compilation() -> None:
-    """PostgreSQL cannot tell how few rows of a batch break a rule, judges the
-    per-batch queries expensive and JIT-compiles them, which takes longer than
-    running them. Off for the current transaction only."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
 
 
 def history_moment(now: dt.datetime) -> Coalesce:
@@ -89,57 +70,18 @@ def history_moment(now: dt.datetime) -> Coalesce:
     )
 
 
-class Command(BaseCommand):
+class Command(BatchedBookingFixCommand):
     help = (
         "Repair inconsistent booking status dates: stamp a current status's missing date, "
         "clear lost dates on bookings that are not lost, correct dates that are not the UTC "
         "date of their datetime. Safe to re-run."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--dry-run", action="store_true", help="Report what would be repaired; change nothing."
-        )
-        parser.add_argument(
-            "--business", type=int, metavar="ID", help="Only this business's bookings."
-        )
-        parser.add_argument(
-            "--batch-size",
-            type=positive_int,
-            default=DEFAULT_BATCH_SIZE,
-            metavar="N",
-            help=f"Booking pks per transaction (default {DEFAULT_BATCH_SIZE}).",
-        )
-        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+    default_batch_size = DEFAULT_BATCH_SIZE
+    dry_run_help = "Report what would be repaired; change nothing."
 
-    def handle(
-        self,
-        *args,
-        dry_run: bool,
-        business: int | None,
-        batch_size: int,
-        no_progress: bool,
-        **options,
-    ) -> None:
-        bookings = Booking.objects.order_by()
-        if business is not None:
-            if not Business.objects.filter(pk=business).exists():
-                raise CommandError(f"There is no business {business}.")
-            bookings = bookings.for_business(business)
-
-        counts: Counter[str] = Counter()
-        starts = tqdm(
-            bookings.pk_range_starts(batch_size),
-            desc="repair_booking_status_dates",
-            unit="batch",
-            file=sys.stderr,
-            disable=no_progress or not sys.stderr.isatty(),
-        )
-        for start in starts:
-            batch = bookings.in_pk_range(start, start + batch_size)
-            counts.update(self.count(batch) if dry_run else self.repair(batch))
-            starts.set_postfix(repairs=counts.total() - counts[HISTORY], refresh=False)
-        self.report(counts, dry_run=dry_run)
+    def fixed_so_far(self, counts: Counter[str]) -> int:
+        return counts.total() - counts[HISTORY]
 
     def count(self, batch: BookingQuerySet) -> Counter[str]:
         """What `repair` would do to `batch`: repairs per kind, history entries."""
@@ -156,7 +98,7 @@ class Command(BaseCommand):
             )
         )
 
-    def repair(self, batch: BookingQuerySet) -> Counter[str]:
+    def fix(self, batch: BookingQuerySet) -> Counter[str]:
         """Repair `batch` in one transaction; return the repairs made per kind and
         the number of history entries written."""
         counts: Counter[str] = Counter()

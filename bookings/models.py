@@ -322,7 +322,9 @@ class BookingStatusChange(models.Model):
         by: "AbstractBaseUser | str | None" = None,
         source: str,
     ) -> "BookingStatusChange":
-        """The one factory for history rows."""
+        """The one factory for history rows written one at a time (change_status);
+        the data-fix commands write theirs in bulk through
+        BookingQuerySet.record_restamps, with the same fields."""
         return cls.objects.create(
             booking=booking,
             from_status=from_status,

@@ -47,6 +47,7 @@ def manage(*arguments: str) -> None:
 def serve(arguments: list[str]) -> None:
     ensure_environment()
     manage("migrate", "--no-input")
+    manage("collectstatic", "--no-input", "--verbosity", "0")
     manage("seed_demo")
     address = arguments[0] if arguments else "127.0.0.1:8000"
     print(f"Serving on http://{address}/ (admin at /admin/, API at /v2/bookings and /status)")

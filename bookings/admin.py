@@ -243,6 +243,14 @@ class BookingAdmin(BusinessScopedAdmin):
 
     # --- the change-status page -------------------------------------------------
 
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Save only what the form edited: a full save would write back the status
+        # columns as they were read, undoing a change_status made meanwhile.
+        obj.save(update_fields=[*form.changed_data, "updated_at"])
+
     def get_urls(self):
         change_status = self.admin_site.admin_view(self.change_status_view)
         return [

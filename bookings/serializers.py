@@ -220,6 +220,14 @@ class BookingSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
                 raise serializers.ValidationError({name: [message] for name in refused})
         return super().to_internal_value(data)
 
+    def update(self, booking: Booking, validated_data: dict) -> Booking:
+        # Save only the fields the caller sent: a full save would write back the
+        # status columns as they were read, undoing a concurrent change_status.
+        for name, value in validated_data.items():
+            setattr(booking, name, value)
+        booking.save(update_fields=[*validated_data, "updated_at"])
+        return booking
+
     def validate(self, attrs):
         starts_at = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
         ends_at = attrs.get("ends_at", getattr(self.instance, "ends_at", None))

@@ -469,3 +469,30 @@ def test_superusers_pick_the_business_with_autocomplete(superuser_client, other_
 
     assert response.status_code == 200
     assert [result["text"] for result in response.json()["results"]] == [str(other_business)]
+
+
+@pytest.mark.django_db
+def test_saving_the_change_page_keeps_a_status_changed_meanwhile(superuser_client, make_booking):
+    from unittest import mock
+
+    booking = make_booking(name="Old name")
+    stale = Booking.objects.get(pk=booking.pk)
+    booking.change_status("lost", at=dt.datetime(2025, 1, 12, tzinfo=dt.UTC))
+
+    # The admin read the booking before the status change landed.
+    with mock.patch("django.contrib.admin.options.ModelAdmin.get_object", return_value=stale):
+        response = superuser_client.post(
+            f"/admin/bookings/booking/{booking.pk}/change/",
+            {
+                "business": booking.business_id,
+                "name": "New name",
+                "notes": "",
+                "status_changes-TOTAL_FORMS": "0",
+                "status_changes-INITIAL_FORMS": "0",
+            },
+        )
+
+    assert response.status_code == 302
+    booking.refresh_from_db()
+    assert booking.name == "New name"
+    assert booking.status == "lost"

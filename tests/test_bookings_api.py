@@ -646,3 +646,22 @@ def test_the_written_out_representation_matches_the_declared_fields(make_booking
 
     assert BookingSerializer(booking).data == generic
     assert list(BookingSerializer(booking).data) == BookingSerializer.Meta.fields
+
+
+@pytest.mark.django_db
+def test_patch_never_writes_back_status_fields_it_read_before_a_concurrent_change(make_booking):
+    """PATCH reads the booking, then saves it; a status change in between must survive."""
+    from bookings.serializers import BookingSerializer
+
+    booking = make_booking(notes="old")
+    stale = Booking.objects.get(pk=booking.pk)
+    booking.change_status("definite", at=dt.datetime(2025, 1, 15, 14, 30, tzinfo=dt.UTC))
+
+    body = BookingSerializer(stale, data={"notes": "new"}, partial=True)
+    assert body.is_valid(), body.errors
+    body.save()
+
+    booking.refresh_from_db()
+    assert booking.notes == "new"
+    assert booking.status == "definite"
+    assert booking.definite_at == dt.datetime(2025, 1, 15, 14, 30, tzinfo=dt.UTC)

@@ -5,8 +5,10 @@ import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import models
+from django.db import connections, models
 from django.utils import timezone
+
+from config.fixed_sql import ModelRows, quote
 
 
 class Business(models.Model):
@@ -30,16 +32,13 @@ class BusinessUserManager(UserManager):
         request needs loaded (id, username, active flag, business); any other field
         loads on first access. None when no token has the digest.
 
-        Written in SQL because it runs on every API request: the ORM would spend
-        longer building this fixed statement than PostgreSQL spends running it."""
-        found = self.raw(
-            f"SELECT u.id, u.username, u.is_active, u.business_id "
-            f"FROM {User._meta.db_table} u "
-            f"JOIN {ApiToken._meta.db_table} t ON t.user_id = u.id "
-            f"WHERE t.key_digest = %s",
-            [key_digest],
-        )
-        return next(iter(found), None)
+        Written in SQL (config/fixed_sql.py) because it runs on every API request:
+        the ORM would spend longer building this fixed statement than PostgreSQL
+        spends running it."""
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(TOKEN_HOLDER_SQL, [key_digest])
+            found = TOKEN_HOLDER_ROWS.instances(cursor.fetchall(), self.db)
+        return found[0] if found else None
 
 
 class User(AbstractUser):
@@ -116,3 +115,12 @@ class IdempotencyKey(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.created_at < timezone.now() - IDEMPOTENCY_KEY_LIFETIME
+
+
+TOKEN_HOLDER_ROWS = ModelRows(User, ["id", "username", "is_active", "business"])
+TOKEN_HOLDER_SQL = (
+    f"SELECT {TOKEN_HOLDER_ROWS.columns('u')} FROM {TOKEN_HOLDER_ROWS.table} u "
+    f"JOIN {quote(ApiToken._meta.db_table)} t "
+    f"ON t.{quote(ApiToken._meta.get_field('user').column)} = u.{quote(User._meta.pk.column)} "
+    f"WHERE t.{quote(ApiToken._meta.get_field('key_digest').column)} = %s"
+)

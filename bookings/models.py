@@ -3,14 +3,18 @@
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.utils import timezone
 
+from config import fixed_sql
 from config.errors import InvalidValue
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
+# The range of a BigAutoField: larger ids cannot name a booking (and would overflow
+# the database's integer parameter).
+BIGINT_RANGE = range(-(2**63), 2**63)
 # A client's clock may run a little ahead of ours; beyond this a moment is refused.
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 
@@ -168,8 +172,7 @@ class BookingQuerySet(models.QuerySet):
 
         Written by one INSERT ... SELECT, so no booking is loaded. Returns how many
         entries were written."""
-        fields = ("booking", "from_status", "to_status", "status_at", "recorded_at")
-        fields += ("changed_by", "source")
+        fields = HISTORY_FIELDS
         entries = self.order_by("pk").values_list(
             "pk",
             "status",
@@ -187,6 +190,30 @@ class BookingQuerySet(models.QuerySet):
         with connection.cursor() as cursor:
             cursor.execute(f"INSERT INTO {table} ({columns}) {select_sql}", params)
             return cursor.rowcount
+
+
+class BookingManager(models.Manager.from_queryset(BookingQuerySet)):
+    def in_business(
+        self, business_id: int, pk: int | str, *, for_update: bool = False
+    ) -> "Booking":
+        """Booking `pk` if it belongs to the business, else Booking.DoesNotExist. With
+        `for_update`, the row stays locked until the transaction ends.
+
+        One fixed statement (config/fixed_sql.py): the detail read and change_status's
+        locked re-read run it on every request."""
+        pk = int(pk)
+        if pk not in BIGINT_RANGE:
+            raise Booking.DoesNotExist("No booking has this id.")
+        sql = BOOKING_IN_BUSINESS_SQL
+        using = self.db
+        if for_update and connections[using].features.has_select_for_update:
+            sql += " FOR UPDATE"
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, [pk, business_id])
+            found = BOOKING_ROWS.instances(cursor.fetchall(), using)
+        if not found:
+            raise Booking.DoesNotExist("No booking has this id in this business.")
+        return found[0]
 
 
 class Booking(models.Model):
@@ -213,7 +240,7 @@ class Booking(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = BookingQuerySet.as_manager()
+    objects = BookingManager()
 
     class Meta:
         ordering = ["-id"]
@@ -264,11 +291,12 @@ class Booking(models.Model):
             # Re-read under a row lock, within the booking's business: a stale instance
             # can never overwrite a concurrent change, and a caller may pass a bare
             # `Booking(pk=..., business_id=...)` handle, which raises DoesNotExist.
-            self.refresh_from_db(
-                from_queryset=Booking.objects.for_business(self.business_id).select_for_update()
-            )
+            locked = Booking.objects.in_business(self.business_id, self.pk, for_update=True)
+            for name in BOOKING_ROWS.attnames:
+                setattr(self, name, getattr(locked, name))
             previous_status = self.status
             self.status = status
+            self.updated_at = timezone.now()
             changed_fields = ["status", "updated_at"]
             if status in STAMPED_STATUSES:
                 setattr(self, f"{status}_at", moment)
@@ -278,7 +306,8 @@ class Booking(models.Model):
                 self.lost_at = None
                 self.lost_date = None
                 changed_fields += ["lost_at", "lost_date"]
-            self.save(update_fields=sorted(set(changed_fields)))
+            # Exactly the changed columns, in one fixed statement rather than save().
+            fixed_sql.update(self, sorted(set(changed_fields)))
             return BookingStatusChange.record(
                 booking=self,
                 from_status=previous_status,
@@ -325,7 +354,7 @@ class BookingStatusChange(models.Model):
         """The one factory for history rows written one at a time (change_status);
         the data-fix commands write theirs in bulk through
         BookingQuerySet.record_restamps, with the same fields."""
-        return cls.objects.create(
+        entry = cls(
             booking=booking,
             from_status=from_status,
             to_status=to_status,
@@ -333,3 +362,16 @@ class BookingStatusChange(models.Model):
             changed_by=getattr(by, "username", by),
             source=source,
         )
+        fixed_sql.insert(entry, HISTORY_FIELDS)
+        return entry
+
+
+BOOKING_ROWS = fixed_sql.ModelRows(Booking)
+BOOKING_IN_BUSINESS_SQL = (
+    f"SELECT {BOOKING_ROWS.columns()} FROM {BOOKING_ROWS.table} "
+    f"WHERE {BOOKING_ROWS.column('id')} = %s AND {BOOKING_ROWS.column('business')} = %s"
+)
+# What a history entry is written with: every field but the generated id.
+HISTORY_FIELDS = tuple(
+    field.name for field in BookingStatusChange._meta.concrete_fields if not field.primary_key
+)

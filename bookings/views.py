@@ -118,6 +118,18 @@ class BookingViewSet(
     def get_queryset(self):
         return Booking.objects.for_business(self.request.user.business_id)
 
+    def get_object(self) -> Booking:
+        # The same scope as get_queryset, read by one fixed statement: every detail,
+        # PATCH, DELETE and history request starts here.
+        try:
+            booking = Booking.objects.in_business(
+                self.request.user.business_id, self.kwargs[self.lookup_field]
+            )
+        except Booking.DoesNotExist:
+            raise NotFound from None
+        self.check_object_permissions(self.request, booking)
+        return booking
+
     def allowed_query_parameters(self) -> set[str]:
         pages = {"cursor", "page_size"}
         if self.action == "list":

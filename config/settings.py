@@ -101,10 +101,12 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
 elif _database["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, except that a pooled connection is checked (one round trip)
+    # only when it sat idle for DB_POOL_CHECK_IDLE seconds, rather than on every
+    # request: see config/postgresql/base.py.
+    _database["ENGINE"] = "config.postgresql"
     _database["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
-    # Check each pooled connection as it is handed out, so that after a database
-    # restart no request gets a dead connection (one round trip on loopback).
-    _database["CONN_HEALTH_CHECKS"] = env_flag("DB_POOL_CHECK", True)
+    _database["CONN_HEALTH_CHECKS"] = False
     _database["OPTIONS"] = {
         # While the database is down, a request waits at most this long for a
         # connection and then answers 503, rather than hanging.
@@ -113,6 +115,13 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
         # statements a connection runs repeatedly (the same few on every request), so
         # PostgreSQL stops parsing and planning them each time.
         "server_side_binding": env_flag("DB_SERVER_SIDE_BINDING", True),
+        # So that after a database restart requests do not get dead connections.
+        # 0 checks every connection handed out; DB_POOL_CHECK=0 none.
+        "pool_check_idle": (
+            float(os.environ.get("DB_POOL_CHECK_IDLE", "1"))
+            if env_flag("DB_POOL_CHECK", True)
+            else None
+        ),
         "pool": {
             "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
             "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "16")),

@@ -2,11 +2,12 @@
 
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connections, models, transaction
 from django.db.models import Exists, Q
 from django.utils import timezone
 
 from config.errors import AlreadyExists
+from config.fixed_sql import ModelRows
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -76,6 +77,15 @@ class StatusQuerySet(models.QuerySet):
         return self.filter(business_id=business_id, status=status, sub_status=sub_status)
 
 
+class StatusManager(models.Manager.from_queryset(StatusQuerySet)):
+    def active_list_of(self, business_id: int) -> list["Status"]:
+        """What GET /status shows: `visible_to(business_id).active().in_list_order()`,
+        as one fixed statement (config/fixed_sql.py), because every call runs it."""
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(ACTIVE_LIST_SQL, [business_id, business_id])
+            return STATUS_ROWS.instances(cursor.fetchall(), self.db)
+
+
 class Status(models.Model):
     """One appointment status/sub-status of a business, or of the shared default list
     (`business` null), which businesses copy before they change anything."""
@@ -109,7 +119,7 @@ class Status(models.Model):
         max_length=150, null=True, blank=True, editable=False
     )
 
-    objects = StatusQuerySet.as_manager()
+    objects = StatusManager()
 
     class Meta:
         verbose_name_plural = "statuses"
@@ -183,3 +193,13 @@ class Status(models.Model):
             f"This list already has a status {self.status} with sub-status "
             f"{self.sub_status!r}; status and sub-status must be unique together."
         )
+
+
+STATUS_ROWS = ModelRows(Status)
+_business, _active = STATUS_ROWS.column("business"), STATUS_ROWS.column("active")
+ACTIVE_LIST_SQL = (
+    f"SELECT {STATUS_ROWS.columns('s')} FROM {STATUS_ROWS.table} s "
+    f"WHERE s.{_active} AND (s.{_business} = %s OR (s.{_business} IS NULL "
+    f"AND NOT EXISTS (SELECT 1 FROM {STATUS_ROWS.table} own WHERE own.{_business} = %s))) "
+    f"ORDER BY s.{STATUS_ROWS.column('sort_order')}, s.{STATUS_ROWS.column('id')}"
+)

@@ -51,7 +51,7 @@ class StatusView(RejectUnknownQueryParametersMixin, APIView):
     def get(self, request):
         """The caller's active statuses in list order: its own once it has any, else the
         shared defaults."""
-        statuses = Status.objects.visible_to(request.user.business_id).active().in_list_order()
+        statuses = Status.objects.active_list_of(request.user.business_id)
         return Response(StatusSerializer(statuses, many=True).data)
 
     @extend_schema(

@@ -1,0 +1,121 @@
+"""Hand-written SQL for the statements the busiest API requests run every time.
+
+The ORM builds a statement anew on each call: on the benchmark machine that is
+0.4–0.9 ms of CPU (`Booking.objects.get` 1.3 ms in all), several times what
+PostgreSQL spends running it, for SQL that never changes shape. The token lookup,
+the booking read and lock, change_status's update and history insert, and the
+status list are therefore written here as SQL (see docs/benchmarks.md).
+
+The SQL is still derived from the models, so it cannot drift from them: column
+lists come from `_meta`, values are prepared by each field (`get_db_prep_save`),
+and rows are turned into instances exactly as the ORM does it, through the
+backend's and the fields' converters and `Model.from_db`. Everything else keeps
+using the ORM. The tests compare each statement with its ORM equivalent on SQLite
+and PostgreSQL.
+"""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+
+def quote(name: str) -> str:
+    # SQLite and PostgreSQL, the two databases this project supports, quote alike.
+    return f'"{name}"'
+
+
+class ModelRows:
+    """One model's columns in a fixed order, and the way back from rows to instances."""
+
+    def __init__(self, model: type[models.Model], field_names: Sequence[str] | None = None):
+        opts = model._meta
+        self.model = model
+        self.fields = (
+            tuple(opts.get_field(name) for name in field_names)
+            if field_names
+            else tuple(opts.concrete_fields)
+        )
+        self.attnames = tuple(field.attname for field in self.fields)
+        self.table = quote(opts.db_table)
+        self._converters: dict[str, list] = {}
+
+    def columns(self, table_alias: str | None = None) -> str:
+        """The select list: every field's column, qualified by the table (or its alias)."""
+        prefix = quote(table_alias) if table_alias else self.table
+        return ", ".join(f"{prefix}.{quote(field.column)}" for field in self.fields)
+
+    def column(self, field_name: str) -> str:
+        return quote(self.model._meta.get_field(field_name).column)
+
+    def instances(self, rows: Iterable[Sequence[Any]], using: str) -> list[models.Model]:
+        """Instances of the model from rows of `columns()`, as the ORM would build them."""
+        converters = self._converters.get(using)
+        if converters is None:
+            converters = self._converters[using] = self._converters_of(connections[using])
+        from_db, attnames = self.model.from_db, self.attnames
+        if not converters:
+            return [from_db(using, attnames, row) for row in rows]
+        connection = connections[using]
+        loaded = []
+        for row in rows:
+            values = list(row)
+            for index, expression, functions in converters:
+                for convert in functions:
+                    values[index] = convert(values[index], expression, connection)
+            loaded.append(from_db(using, attnames, values))
+        return loaded
+
+    def _converters_of(self, connection: BaseDatabaseWrapper) -> list:
+        # What SQLCompiler.get_converters finds for the same columns: e.g. on SQLite
+        # datetimes come back naive and booleans as integers; JSON is decoded.
+        converters = []
+        for index, field in enumerate(self.fields):
+            expression = field.get_col(self.model._meta.db_table)
+            functions = connection.ops.get_db_converters(expression) + expression.get_db_converters(
+                connection
+            )
+            if functions:
+                converters.append((index, expression, functions))
+        return converters
+
+
+def prepared_values(
+    instance: models.Model, fields: Iterable[models.Field], connection: BaseDatabaseWrapper
+) -> list[Any]:
+    """The instance's values of `fields`, as the ORM sends them on a save."""
+    return [
+        field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields
+    ]
+
+
+def insert(instance: models.Model, field_names: Sequence[str], *, using: str = "default") -> None:
+    """INSERT the instance's `field_names` and set its primary key from the database
+    (RETURNING: PostgreSQL, and SQLite since 3.35). No signals are sent."""
+    opts = instance._meta
+    fields = [opts.get_field(name) for name in field_names]
+    connection = connections[using]
+    sql = (
+        f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(opts.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, prepared_values(instance, fields, connection))
+        instance.pk = cursor.fetchone()[0]
+    instance._state.adding = False
+    instance._state.db = using
+
+
+def update(instance: models.Model, field_names: Sequence[str], *, using: str = "default") -> int:
+    """UPDATE the instance's row with its values of `field_names`; the rows updated (0
+    or 1). Like `save(update_fields=...)` without its signals and `auto_now` stamping:
+    the caller sets every value, including any modification time."""
+    opts = instance._meta
+    fields = [opts.get_field(name) for name in field_names]
+    connection = connections[using]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    sql = f"UPDATE {quote(opts.db_table)} SET {assignments} WHERE {quote(opts.pk.column)} = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*prepared_values(instance, fields, connection), instance.pk])
+        return cursor.rowcount

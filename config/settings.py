@@ -107,14 +107,18 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
     _database["ENGINE"] = "config.postgresql"
     _database["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
     _database["CONN_HEALTH_CHECKS"] = False
+    _prepare_threshold = os.environ.get("DB_PREPARE_THRESHOLD", "5")
     _database["OPTIONS"] = {
         # While the database is down, a request waits at most this long for a
         # connection and then answers 503, rather than hanging.
         "connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT", "3")),
-        # Parameters travel separately from the SQL, which lets psycopg prepare the
-        # statements a connection runs repeatedly (the same few on every request), so
-        # PostgreSQL stops parsing and planning them each time.
+        # Parameters travel separately from the SQL, and psycopg prepares a statement
+        # once a connection has run it DB_PREPARE_THRESHOLD times (the same few run on
+        # every request), so PostgreSQL stops parsing and planning them each time.
+        # Django turns preparing off by default for the sake of transaction-mode
+        # poolers (PgBouncer before 1.21); set DB_PREPARE_THRESHOLD= (empty) behind one.
         "server_side_binding": env_flag("DB_SERVER_SIDE_BINDING", True),
+        "prepare_threshold": int(_prepare_threshold) if _prepare_threshold else None,
         # So that after a database restart requests do not get dead connections.
         # 0 checks every connection handed out; DB_POOL_CHECK=0 none.
         "pool_check_idle": (

@@ -238,3 +238,18 @@ def test_unknown_query_parameters_are_400_naming_them(api, booking, path):
     response = api.get(path.format(pk=booking.pk))
     assert response.status_code == 400
     assert set(response.json()) == {path.split("?")[1].split("=")[0]}
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/*;q=0.5"])
+def test_json_is_served_to_clients_that_accept_it(api, accept):
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    response = api.get("/status", **headers)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert isinstance(response.json(), list)
+
+
+def test_a_client_that_accepts_no_json_gets_406_naming_what_it_can_have(api):
+    response = api.get("/status", HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert "detail" in response.json()

@@ -201,7 +201,10 @@ class BookingManager(models.Manager.from_queryset(BookingQuerySet)):
 
         One fixed statement (config/fixed_sql.py): the detail read and change_status's
         locked re-read run it on every request."""
-        pk = int(pk)
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):  # e.g. more digits than int() takes
+            raise Booking.DoesNotExist("No booking has this id.") from None
         if pk not in BIGINT_RANGE:
             raise Booking.DoesNotExist("No booking has this id.")
         sql = BOOKING_IN_BUSINESS_SQL

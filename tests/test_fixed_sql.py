@@ -49,7 +49,7 @@ def test_booking_in_business_reads_what_the_orm_reads(full_booking):
     assert read._state.db == "default"
 
 
-@pytest.mark.parametrize("pk", ["0", "-1", str(2**63), str(2**70), "999999"])
+@pytest.mark.parametrize("pk", ["0", "-1", str(2**63), str(2**70), "999999", "9" * 5000])
 def test_booking_in_business_raises_does_not_exist_for_ids_naming_no_booking(full_booking, pk):
     with pytest.raises(Booking.DoesNotExist):
         Booking.objects.in_business(full_booking.business_id, pk)

@@ -253,3 +253,14 @@ def test_a_client_that_accepts_no_json_gets_406_naming_what_it_can_have(api):
     response = api.get("/status", HTTP_ACCEPT="text/html")
     assert response.status_code == 406
     assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("suffix", ["", "/change_status", "/status_history"])
+def test_booking_ids_too_long_to_be_numbers_are_404s(api, suffix):
+    path = f"/v2/bookings/{'9' * 5000}{suffix}"
+    if suffix == "/change_status":
+        response = api.post(path, {"status": "definite"}, format="json")
+    else:
+        response = api.get(path)
+    assert response.status_code == 404
+    assert response.json()["detail"]

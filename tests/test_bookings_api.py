@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from bookings.filters import BookingFilter
 from bookings.models import Booking, BookingStatusChange
 
 
@@ -665,3 +666,23 @@ def test_patch_never_writes_back_status_fields_it_read_before_a_concurrent_chang
     assert booking.notes == "new"
     assert booking.status == "definite"
     assert booking.definite_at == dt.datetime(2025, 1, 15, 14, 30, tzinfo=dt.UTC)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(BookingFilter.base_filters))
+def test_every_filter_applies_when_its_parameter_is_given(api, bookings_in_each_status, name):
+    # The filter set copies only the filters the query string names; none may be lost.
+    if name.startswith("name"):
+        assert listed_statuses(api, f"{name}=no%20such%20booking") == []
+    else:
+        response = api.get(f"/v2/bookings?{name}=not-a-value")
+        assert response.status_code == 400
+        assert name in response.json()
+
+
+@pytest.mark.django_db
+def test_filters_given_together_all_apply(api, bookings_in_each_status):
+    assert listed_statuses(api, "status=tentative,lost&lost_at__lt=2025-01-21T00:00:00Z") == [
+        "lost"
+    ]
+    assert listed_statuses(api, "status=lost&name=lead%20booking") == []

@@ -6,6 +6,7 @@ from django.db import IntegrityError, connections, models, transaction
 from django.db.models import Exists, Q
 from django.utils import timezone
 
+from config import fixed_sql
 from config.errors import AlreadyExists
 from config.fixed_sql import ModelRows
 
@@ -85,6 +86,38 @@ class StatusManager(models.Manager.from_queryset(StatusQuerySet)):
             cursor.execute(ACTIVE_LIST_SQL, [business_id, business_id])
             return STATUS_ROWS.instances(cursor.fetchall(), self.db)
 
+    def reachable(self, business_id: int, pk: int) -> "Status":
+        """Status `pk` if it is the business's own or a shared one (what
+        `reachable_by(business_id)` holds), else Status.DoesNotExist. One fixed
+        statement: every PUT /status starts with it."""
+        return self._one(STATUS_IN_REACH_SQL, [pk, business_id])
+
+    def locked(self, pk: int) -> "Status":
+        """Status `pk`, its row locked until the transaction ends (where the database
+        has row locks), else Status.DoesNotExist. One fixed statement."""
+        sql = STATUS_BY_ID_SQL
+        if connections[self.db].features.has_select_for_update:
+            sql += " FOR UPDATE"
+        return self._one(sql, [pk])
+
+    def list_summary(
+        self, business_id: int, status: str, sub_status: str
+    ) -> tuple[int, int | None, bool]:
+        """(how many statuses the business's own list has, its largest sortOrder, whether
+        one of them is named `status`/`sub_status`), in one fixed statement."""
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(LIST_SUMMARY_SQL, [status, sub_status, business_id])
+            size, last_sort_order, same_name = cursor.fetchone()
+        return size, last_sort_order, bool(same_name)
+
+    def _one(self, sql: str, params: list) -> "Status":
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            found = STATUS_ROWS.instances(cursor.fetchall(), self.db)
+        if not found:
+            raise Status.DoesNotExist("No status has this id here.")
+        return found[0]
+
 
 class Status(models.Model):
     """One appointment status/sub-status of a business, or of the shared default list
@@ -160,7 +193,9 @@ class Status(models.Model):
         if unknown:
             raise ValueError(f"Not writable: {', '.join(sorted(unknown))}")
         with transaction.atomic():
-            self.refresh_from_db(from_queryset=Status.objects.select_for_update())
+            locked = Status.objects.locked(self.pk)
+            for name in STATUS_ROWS.attnames:
+                setattr(self, name, getattr(locked, name))
             renamed = any(
                 name in changes and changes[name] != getattr(self, name)
                 for name in ("status", "sub_status")
@@ -173,8 +208,9 @@ class Status(models.Model):
             self.modified_user = username_of(by)
             try:
                 # A concurrent rename can slip past the check; the constraint cannot.
-                with transaction.atomic():
-                    self.save(update_fields=[*changes, "modified_at", "modified_user"])
+                # No savepoint is needed: the error leaves this atomic block, which
+                # rolls back.
+                fixed_sql.update(self, [*changes, "modified_at", "modified_user"])
             except IntegrityError as error:
                 raise self.duplicate_error() from error
 
@@ -202,4 +238,21 @@ ACTIVE_LIST_SQL = (
     f"WHERE s.{_active} AND (s.{_business} = %s OR (s.{_business} IS NULL "
     f"AND NOT EXISTS (SELECT 1 FROM {STATUS_ROWS.table} own WHERE own.{_business} = %s))) "
     f"ORDER BY s.{STATUS_ROWS.column('sort_order')}, s.{STATUS_ROWS.column('id')}"
+)
+STATUS_BY_ID_SQL = (
+    f"SELECT {STATUS_ROWS.columns()} FROM {STATUS_ROWS.table} WHERE {STATUS_ROWS.column('id')} = %s"
+)
+STATUS_IN_REACH_SQL = (
+    f"{STATUS_BY_ID_SQL} AND ({STATUS_ROWS.column('business')} = %s "
+    f"OR {STATUS_ROWS.column('business')} IS NULL)"
+)
+LIST_SUMMARY_SQL = (
+    f"SELECT COUNT(*), MAX({STATUS_ROWS.column('sort_order')}), "
+    f"COALESCE(SUM(CASE WHEN {STATUS_ROWS.column('status')} = %s "
+    f"AND {STATUS_ROWS.column('sub_status')} = %s THEN 1 ELSE 0 END), 0) "
+    f"FROM {STATUS_ROWS.table} WHERE {_business} = %s"
+)
+# What a new status is written with: every field but the generated id.
+STATUS_INSERT_FIELDS = tuple(
+    field.name for field in Status._meta.concrete_fields if not field.primary_key
 )

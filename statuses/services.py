@@ -8,12 +8,19 @@ at a time: two concurrent first POSTs fork the shared list once, not twice.
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from accounts.models import Business
+from config import fixed_sql
 from config.errors import InvalidValue
-from statuses.models import SORT_ORDER_MAX, WRITABLE_FIELDS, Status, username_of
+from config.fixed_sql import quote
+from statuses.models import (
+    SORT_ORDER_MAX,
+    STATUS_INSERT_FIELDS,
+    WRITABLE_FIELDS,
+    Status,
+    username_of,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -27,12 +34,14 @@ def lock_status_list(business_id: int) -> None:
     another but not inserts of bookings (whose foreign key takes FOR KEY SHARE). SQLite
     has no row locks; there every write transaction already starts with BEGIN IMMEDIATE.
     """
-    found = (
-        Business.objects.select_for_update(no_key=True)
-        .filter(pk=business_id)
-        .values_list("pk", flat=True)
-    )
-    if not list(found):
+    connection = transaction.get_connection()
+    sql = LOCK_BUSINESS_SQL
+    if connection.features.has_select_for_no_key_update:
+        sql += " FOR NO KEY UPDATE"
+    with connection.cursor() as cursor:  # a fixed statement: every POST /status runs it
+        cursor.execute(sql, [business_id])
+        found = cursor.fetchall()
+    if not found:
         raise InvalidValue(f"There is no business {business_id}.", field="businessId")
 
 
@@ -94,12 +103,10 @@ def create_status(
     status, sub_status = fields["status"], fields["sub_status"]
     with transaction.atomic():
         lock_status_list(business_id)
-        own_list = Status.objects.for_business(business_id).aggregate(
-            size=Count("id"),
-            last_sort_order=Max("sort_order"),
-            same_name=Count("id", filter=Q(status=status, sub_status=sub_status)),
+        size, last_sort_order, same_name = Status.objects.list_summary(
+            business_id, status, sub_status
         )
-        if own_list["size"] == 0:
+        if size == 0:
             copies = _copy_shared_list(business_id, by=by)
             match = next(
                 (copy for copy in copies if (copy.status, copy.sub_status) == (status, sub_status)),
@@ -111,20 +118,25 @@ def create_status(
                 match.save(update_fields=list(fields))
                 return match
             last_sort_order = max((copy.sort_order for copy in copies), default=None)
-        elif own_list["same_name"]:
+        elif same_name:
             raise Status(business_id=business_id, **fields).duplicate_error()
-        else:
-            last_sort_order = own_list["last_sort_order"]
 
         new_status = Status(business_id=business_id, created_user=username_of(by), **fields)
         if "sort_order" not in fields:
             new_status.sort_order = _after(last_sort_order)
         try:
-            with transaction.atomic():
-                new_status.save(force_insert=True)
+            # No savepoint is needed: the error leaves this atomic block, which rolls
+            # back (the fork above included).
+            fixed_sql.insert(new_status, STATUS_INSERT_FIELDS)
         except IntegrityError as error:
             raise new_status.duplicate_error() from error
         return new_status
+
+
+LOCK_BUSINESS_SQL = (
+    f"SELECT {quote(Business._meta.pk.column)} FROM {quote(Business._meta.db_table)} "
+    f"WHERE {quote(Business._meta.pk.column)} = %s"
+)
 
 
 def _after(last_sort_order: int | None) -> int:

@@ -106,11 +106,12 @@ class StatusView(RejectUnknownQueryParametersMixin, APIView):
     def find_status(self, status_id: int, business_id: int) -> Status:
         """The caller's own status `status_id`. A shared one is refused (403) before an
         unknown one or another business's (404, as if it did not exist)."""
-        found = None
-        if 0 < status_id <= BIGINT_MAX:
-            found = Status.objects.reachable_by(business_id).filter(pk=status_id).first()
-        if found is None:
-            raise NotFound(f"There is no status {status_id} in your business's list.")
+        try:
+            if not 0 < status_id <= BIGINT_MAX:
+                raise Status.DoesNotExist
+            found = Status.objects.reachable(business_id, status_id)
+        except Status.DoesNotExist:
+            raise NotFound(f"There is no status {status_id} in your business's list.") from None
         if found.is_shared:
             raise NotAllowed(
                 f"Status {status_id} is a shared default status, which cannot be changed. "

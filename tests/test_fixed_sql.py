@@ -150,3 +150,41 @@ def test_token_holder_is_the_user_with_only_the_request_fields_loaded(api_user):
     )
     assert holder.get_deferred_fields() >= {"email", "password"}
     assert User.objects.holding_token(digest_token_key(key + "x")) is None
+
+
+def test_reachable_status_is_the_business_s_own_or_a_shared_one(business, other_business):
+    fork_shared_statuses(other_business.id, by="Rival")
+    shared = Status.objects.shared().first()
+    theirs = Status.objects.for_business(other_business.id).first()
+
+    read = Status.objects.reachable(business.id, shared.pk)
+
+    assert field_values(read) == field_values(shared)
+    assert field_values(Status.objects.reachable(other_business.id, theirs.pk)) == field_values(
+        theirs
+    )
+    with pytest.raises(Status.DoesNotExist):
+        Status.objects.reachable(business.id, theirs.pk)
+
+
+def test_locked_status_is_read_for_update_where_the_database_has_row_locks(business):
+    shared = Status.objects.shared().first()
+
+    with CaptureQueriesContext(connection) as captured:
+        read = Status.objects.locked(shared.pk)
+
+    assert field_values(read) == field_values(shared)
+    assert captured[0]["sql"].endswith(" FOR UPDATE") == connection.features.has_select_for_update
+    with pytest.raises(Status.DoesNotExist):
+        Status.objects.locked(shared.pk + 10_000)
+
+
+def test_list_summary_counts_the_own_list_as_the_orm_does(business):
+    assert Status.objects.list_summary(business.id, "OPEN", "OPEN") == (0, None, False)
+
+    fork_shared_statuses(business.id, by="JoeSchmo")
+    own = Status.objects.for_business(business.id)
+    largest = max(own.values_list("sort_order", flat=True))
+
+    assert Status.objects.list_summary(business.id, "OPEN", "OPEN") == (own.count(), largest, True)
+    assert Status.objects.list_summary(business.id, "OPEN", "Nope") == (own.count(), largest, False)

@@ -102,13 +102,14 @@ class StatusManager(models.Manager.from_queryset(StatusQuerySet)):
 
     def list_summary(
         self, business_id: int, status: str, sub_status: str
-    ) -> tuple[int, int | None, bool]:
-        """(how many statuses the business's own list has, its largest sortOrder, whether
-        one of them is named `status`/`sub_status`), in one fixed statement."""
+    ) -> tuple[int | None, bool]:
+        """(the largest sortOrder of the business's own list, None when it has no list;
+        whether the list has a status named `status`/`sub_status`), in one fixed
+        statement. Both parts are index lookups, however long the list."""
         with connections[self.db].cursor() as cursor:
-            cursor.execute(LIST_SUMMARY_SQL, [status, sub_status, business_id])
-            size, last_sort_order, same_name = cursor.fetchone()
-        return size, last_sort_order, bool(same_name)
+            cursor.execute(LIST_SUMMARY_SQL, [business_id, business_id, status, sub_status])
+            last_sort_order, same_name = cursor.fetchone()
+        return last_sort_order, bool(same_name)
 
     def _one(self, sql: str, params: list) -> "Status":
         with connections[self.db].cursor() as cursor:
@@ -246,11 +247,12 @@ STATUS_IN_REACH_SQL = (
     f"{STATUS_BY_ID_SQL} AND ({STATUS_ROWS.column('business')} = %s "
     f"OR {STATUS_ROWS.column('business')} IS NULL)"
 )
+# sort_order is never null, so the largest is null exactly when the list is empty.
 LIST_SUMMARY_SQL = (
-    f"SELECT COUNT(*), MAX({STATUS_ROWS.column('sort_order')}), "
-    f"COALESCE(SUM(CASE WHEN {STATUS_ROWS.column('status')} = %s "
-    f"AND {STATUS_ROWS.column('sub_status')} = %s THEN 1 ELSE 0 END), 0) "
-    f"FROM {STATUS_ROWS.table} WHERE {_business} = %s"
+    f"SELECT (SELECT MAX({STATUS_ROWS.column('sort_order')}) FROM {STATUS_ROWS.table} "
+    f"WHERE {_business} = %s), "
+    f"EXISTS (SELECT 1 FROM {STATUS_ROWS.table} WHERE {_business} = %s "
+    f"AND {STATUS_ROWS.column('status')} = %s AND {STATUS_ROWS.column('sub_status')} = %s)"
 )
 # What a new status is written with: every field but the generated id.
 STATUS_INSERT_FIELDS = tuple(

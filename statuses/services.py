@@ -103,10 +103,8 @@ def create_status(
     status, sub_status = fields["status"], fields["sub_status"]
     with transaction.atomic():
         lock_status_list(business_id)
-        size, last_sort_order, same_name = Status.objects.list_summary(
-            business_id, status, sub_status
-        )
-        if size == 0:
+        last_sort_order, same_name = Status.objects.list_summary(business_id, status, sub_status)
+        if last_sort_order is None:  # no own list yet
             copies = _copy_shared_list(business_id, by=by)
             match = next(
                 (copy for copy in copies if (copy.status, copy.sub_status) == (status, sub_status)),

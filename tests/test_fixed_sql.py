@@ -179,12 +179,13 @@ def test_locked_status_is_read_for_update_where_the_database_has_row_locks(busin
         Status.objects.locked(shared.pk + 10_000)
 
 
-def test_list_summary_counts_the_own_list_as_the_orm_does(business):
-    assert Status.objects.list_summary(business.id, "OPEN", "OPEN") == (0, None, False)
+def test_list_summary_finds_the_largest_sort_order_and_a_taken_name(business):
+    assert Status.objects.list_summary(business.id, "OPEN", "OPEN") == (None, False)
 
     fork_shared_statuses(business.id, by="JoeSchmo")
     own = Status.objects.for_business(business.id)
     largest = max(own.values_list("sort_order", flat=True))
 
-    assert Status.objects.list_summary(business.id, "OPEN", "OPEN") == (own.count(), largest, True)
-    assert Status.objects.list_summary(business.id, "OPEN", "Nope") == (own.count(), largest, False)
+    assert Status.objects.list_summary(business.id, "OPEN", "OPEN") == (largest, True)
+    assert Status.objects.list_summary(business.id, "OPEN", "Nope") == (largest, False)
+    assert Status.objects.list_summary(business.id, "PENDING", "OPEN") == (largest, False)

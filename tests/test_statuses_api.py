@@ -898,8 +898,8 @@ def test_a_post_that_only_the_constraint_catches_is_409_and_writes_nothing(
     real_summary = Status.objects.list_summary
 
     def summary_missing_the_duplicate(*args):
-        size, last_sort_order, _ = real_summary(*args)
-        return size, last_sort_order, False
+        last_sort_order, _ = real_summary(*args)
+        return last_sort_order, False
 
     monkeypatch.setattr(Status.objects, "list_summary", summary_missing_the_duplicate)
     before = all_rows()

@@ -5,7 +5,7 @@ import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import connections, models
+from django.db import models
 from django.utils import timezone
 
 from config.fixed_sql import ModelRows, quote
@@ -35,9 +35,7 @@ class BusinessUserManager(UserManager):
         Written in SQL (config/fixed_sql.py) because it runs on every API request:
         the ORM would spend longer building this fixed statement than PostgreSQL
         spends running it."""
-        with connections[self.db].cursor() as cursor:
-            cursor.execute(TOKEN_HOLDER_SQL, [key_digest])
-            found = TOKEN_HOLDER_ROWS.instances(cursor.fetchall(), self.db)
+        found = TOKEN_HOLDER_ROWS.select(TOKEN_HOLDER_SQL, [key_digest], self.db)
         return found[0] if found else None
 
 

@@ -211,9 +211,7 @@ class BookingManager(models.Manager.from_queryset(BookingQuerySet)):
         using = self.db
         if for_update and connections[using].features.has_select_for_update:
             sql += " FOR UPDATE"
-        with connections[using].cursor() as cursor:
-            cursor.execute(sql, [pk, business_id])
-            found = BOOKING_ROWS.instances(cursor.fetchall(), using)
+        found = BOOKING_ROWS.select(sql, [pk, business_id], using)
         if not found:
             raise Booking.DoesNotExist("No booking has this id in this business.")
         return found[0]

@@ -49,6 +49,12 @@ class ModelRows:
     def column(self, field_name: str) -> str:
         return quote(self.model._meta.get_field(field_name).column)
 
+    def select(self, sql: str, params: Sequence[Any], using: str) -> list[models.Model]:
+        """Run `sql`, whose select list is `columns()`, and return its rows as instances."""
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return self.instances(cursor.fetchall(), using)
+
     def instances(self, rows: Iterable[Sequence[Any]], using: str) -> list[models.Model]:
         """Instances of the model from rows of `columns()`, as the ORM would build them."""
         converters = self._converters.get(using)

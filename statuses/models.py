@@ -82,9 +82,7 @@ class StatusManager(models.Manager.from_queryset(StatusQuerySet)):
     def active_list_of(self, business_id: int) -> list["Status"]:
         """What GET /status shows: `visible_to(business_id).active().in_list_order()`,
         as one fixed statement (config/fixed_sql.py), because every call runs it."""
-        with connections[self.db].cursor() as cursor:
-            cursor.execute(ACTIVE_LIST_SQL, [business_id, business_id])
-            return STATUS_ROWS.instances(cursor.fetchall(), self.db)
+        return STATUS_ROWS.select(ACTIVE_LIST_SQL, [business_id, business_id], self.db)
 
     def reachable(self, business_id: int, pk: int) -> "Status":
         """Status `pk` if it is the business's own or a shared one (what
@@ -112,9 +110,7 @@ class StatusManager(models.Manager.from_queryset(StatusQuerySet)):
         return last_sort_order, bool(same_name)
 
     def _one(self, sql: str, params: list) -> "Status":
-        with connections[self.db].cursor() as cursor:
-            cursor.execute(sql, params)
-            found = STATUS_ROWS.instances(cursor.fetchall(), self.db)
+        found = STATUS_ROWS.select(sql, params, self.db)
         if not found:
             raise Status.DoesNotExist("No status has this id here.")
         return found[0]

@@ -26,6 +26,12 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 
+LOCK_BUSINESS_SQL = (
+    f"SELECT {quote(Business._meta.pk.column)} FROM {quote(Business._meta.db_table)} "
+    f"WHERE {quote(Business._meta.pk.column)} = %s"
+)
+
+
 def lock_status_list(business_id: int) -> None:
     """Take the business's row lock for the rest of the transaction: whoever holds it
     is the only one changing the shape of the business's status list.
@@ -129,12 +135,6 @@ def create_status(
         except IntegrityError as error:
             raise new_status.duplicate_error() from error
         return new_status
-
-
-LOCK_BUSINESS_SQL = (
-    f"SELECT {quote(Business._meta.pk.column)} FROM {quote(Business._meta.db_table)} "
-    f"WHERE {quote(Business._meta.pk.column)} = %s"
-)
 
 
 def _after(last_sort_order: int | None) -> int:

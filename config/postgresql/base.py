@@ -1,4 +1,5 @@
-"""Django's PostgreSQL backend, with a cheaper check of pooled connections.
+"""Django's PostgreSQL backend, with a cheaper check of pooled connections and
+psycopg's own timestamp parsing.
 
 Django asks the pool to check every connection it hands out (`CONN_HEALTH_CHECKS`),
 which costs each request a round trip to the server and 0.14 ms of CPU on the
@@ -8,13 +9,28 @@ within milliseconds of coming back, and one that has just worked is almost certa
 alive (HikariCP's `aliveBypassWindowMs` rests on the same reasoning). One that died
 in between fails its request, which answers 503 with Retry-After, and the pool
 discards it.
+
+Django reads every `timestamptz` through its own loader, a Python subclass of
+psycopg's pure-Python one, so each value is parsed by a regular expression in Python:
+about 6 µs, 1.2 ms of a 50-booking page's CPU. When Django wants UTC (USE_TZ with no
+database TIME_ZONE, as here) its loader only stamps `datetime.timezone.utc` on what
+psycopg parsed in the session's time zone, which Django sets to UTC on every
+connection; psycopg's own loader returns the same values with the same tzinfo,
+and with psycopg[binary] it is written in C. Plain cursors use it; server-side
+cursors keep Django's.
 """
 
+import datetime as dt
 import time
 import weakref
 
 from django.db.backends.postgresql import base
+from psycopg import adapters
+from psycopg.pq import Format
 from psycopg_pool import ConnectionPool
+
+# psycopg's default: its C implementation where psycopg[binary] or [c] is installed.
+NATIVE_TIMESTAMPTZ_LOADER = adapters.get_loader(base.TIMESTAMPTZ_OID, Format.TEXT)
 
 # When each pooled connection was last handed back to the pool.
 _returned_at: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -43,6 +59,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 self.pool.putconn(connection)  # broken: the pool closes it
                 connection = super().get_new_connection(conn_params)
         return connection
+
+    def create_cursor(self, name=None):
+        cursor = super().create_cursor(name)
+        if name is None and self.timezone is dt.UTC:
+            cursor.adapters.register_loader(base.TIMESTAMPTZ_OID, NATIVE_TIMESTAMPTZ_LOADER)
+        return cursor
 
     def _close(self):
         if self.pool is not None and self.connection is not None:

@@ -26,6 +26,7 @@ from statuses.serializers import (
     StatusSerializer,
     StatusUpdateTargetSerializer,
     StatusWriteSerializer,
+    status_json,
 )
 from statuses.services import create_status
 
@@ -52,7 +53,7 @@ class StatusView(RejectUnknownQueryParametersMixin, APIView):
         """The caller's active statuses in list order: its own once it has any, else the
         shared defaults."""
         statuses = Status.objects.active_list_of(request.user.business_id)
-        return Response(StatusSerializer(statuses, many=True).data)
+        return Response([status_json(status) for status in statuses])
 
     @extend_schema(
         summary="Add a status to the caller's list (the first POST copies the shared list)",

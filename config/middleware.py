@@ -65,19 +65,18 @@ class BrowserMiddleware:
         return self.browser_chain(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if is_api_path(request.path_info):
-            return None
-        for hook in self.view_hooks:
-            response = hook(request, view_func, view_args, view_kwargs)
-            if response is not None:
-                return response
-        return None
+        return self.first_answer(request, self.view_hooks, view_func, view_args, view_kwargs)
 
     def process_exception(self, request, exception):
+        return self.first_answer(request, self.exception_hooks, exception)
+
+    @staticmethod
+    def first_answer(request, hooks, *arguments):
+        # As Django's handler does: the first response a hook returns, if any.
         if is_api_path(request.path_info):
             return None
-        for hook in self.exception_hooks:
-            response = hook(request, exception)
+        for hook in hooks:
+            response = hook(request, *arguments)
             if response is not None:
                 return response
         return None

@@ -1,6 +1,6 @@
 """`Authorization: Token <key>` against SHA-256 digests of the keys."""
 
-from rest_framework import authentication, exceptions
+from rest_framework import HTTP_HEADER_ENCODING, authentication, exceptions
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import User, digest_token_key
@@ -17,11 +17,20 @@ class FailedAuthenticationThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
+def authorization_header(request) -> bytes:
+    """What DRF's get_authorization_header returns, read from META: DRF goes through
+    `request.headers`, which first builds a dict of every header of the request."""
+    header = request.META.get("HTTP_AUTHORIZATION", b"")
+    if isinstance(header, str):
+        header = header.encode(HTTP_HEADER_ENCODING)
+    return header
+
+
 class HashedTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
+        header = authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:

@@ -12,6 +12,7 @@ from accounts.models import IdempotencyKey
 from config.errors import InvalidValue
 
 HEADER = "Idempotency-Key"
+HEADER_META_KEY = "HTTP_IDEMPOTENCY_KEY"  # read from META: request.headers parses them all
 KEY_FORMAT = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
 
 
@@ -39,7 +40,7 @@ def idempotent(handler):
 
     @functools.wraps(handler)
     def wrapper(view, request, *args, **kwargs):
-        key = request.headers.get(HEADER)
+        key = request.META.get(HEADER_META_KEY)
         if key is None:
             return handler(view, request, *args, **kwargs)
         if not KEY_FORMAT.match(key):

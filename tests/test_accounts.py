@@ -66,6 +66,37 @@ def test_a_deleted_token_stops_working(client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("header", "detail"),
+    [
+        (None, "Authentication credentials were not provided."),
+        ("Bearer {key}", "Authentication credentials were not provided."),
+        ("Token", "Invalid token header: expected 'Token <key>'."),
+        ("Token {key} extra", "Invalid token header: expected 'Token <key>'."),
+        ("Token caf\xe9", "Invalid token."),
+        ("Token {key}x", "Invalid token."),
+    ],
+)
+def test_a_malformed_authorization_header_gets_401_naming_the_problem(client, header, detail):
+    key = create_token("--business", "43111", "--username", "JoeSchmo")[-1]
+    extra = {} if header is None else {"HTTP_AUTHORIZATION": header.format(key=key)}
+
+    response = client.get("/v2/bookings", **extra)
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": detail}
+    assert response["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.django_db
+def test_the_keyword_is_case_insensitive(client):
+    key = create_token("--business", "43111", "--username", "JoeSchmo")[-1]
+
+    assert client.get("/v2/bookings", HTTP_AUTHORIZATION=f"token {key}").status_code == 200
+    assert client.get("/v2/bookings", HTTP_AUTHORIZATION=f"TOKEN  {key}").status_code == 200
+
+
+@pytest.mark.django_db
 def test_seed_demo_prints_a_working_token_and_is_safe_to_rerun(client):
     for _ in range(2):
         out = StringIO()

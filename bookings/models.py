@@ -293,8 +293,7 @@ class Booking(models.Model):
             # can never overwrite a concurrent change, and a caller may pass a bare
             # `Booking(pk=..., business_id=...)` handle, which raises DoesNotExist.
             locked = Booking.objects.in_business(self.business_id, self.pk, for_update=True)
-            for name in BOOKING_ROWS.attnames:
-                setattr(self, name, getattr(locked, name))
+            BOOKING_ROWS.copy_values(locked, self)
             previous_status = self.status
             self.status = status
             self.updated_at = timezone.now()
@@ -372,7 +371,4 @@ BOOKING_IN_BUSINESS_SQL = (
     f"SELECT {BOOKING_ROWS.columns()} FROM {BOOKING_ROWS.table} "
     f"WHERE {BOOKING_ROWS.column('id')} = %s AND {BOOKING_ROWS.column('business')} = %s"
 )
-# What a history entry is written with: every field but the generated id.
-HISTORY_FIELDS = tuple(
-    field.name for field in BookingStatusChange._meta.concrete_fields if not field.primary_key
-)
+HISTORY_FIELDS = fixed_sql.insert_fields(BookingStatusChange)

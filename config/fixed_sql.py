@@ -49,6 +49,12 @@ class ModelRows:
     def column(self, field_name: str) -> str:
         return quote(self.model._meta.get_field(field_name).column)
 
+    def copy_values(self, source: models.Model, target: models.Model) -> None:
+        """Give `target` the values of these fields that `source` holds: how a locked
+        re-read refreshes the instance a caller passed in."""
+        for attname in self.attnames:
+            setattr(target, attname, getattr(source, attname))
+
     def select(self, sql: str, params: Sequence[Any], using: str) -> list[models.Model]:
         """Run `sql`, whose select list is `columns()`, and return its rows as instances."""
         with connections[using].cursor() as cursor:
@@ -85,6 +91,11 @@ class ModelRows:
             if functions:
                 converters.append((index, expression, functions))
         return converters
+
+
+def insert_fields(model: type[models.Model]) -> tuple[str, ...]:
+    """What a row of `model` is inserted with: every field but the generated key."""
+    return tuple(field.name for field in model._meta.concrete_fields if not field.primary_key)
 
 
 def prepared_values(

@@ -191,8 +191,7 @@ class Status(models.Model):
             raise ValueError(f"Not writable: {', '.join(sorted(unknown))}")
         with transaction.atomic():
             locked = Status.objects.locked(self.pk)
-            for name in STATUS_ROWS.attnames:
-                setattr(self, name, getattr(locked, name))
+            STATUS_ROWS.copy_values(locked, self)
             renamed = any(
                 name in changes and changes[name] != getattr(self, name)
                 for name in ("status", "sub_status")
@@ -250,7 +249,4 @@ LIST_SUMMARY_SQL = (
     f"EXISTS (SELECT 1 FROM {STATUS_ROWS.table} WHERE {_business} = %s "
     f"AND {STATUS_ROWS.column('status')} = %s AND {STATUS_ROWS.column('sub_status')} = %s)"
 )
-# What a new status is written with: every field but the generated id.
-STATUS_INSERT_FIELDS = tuple(
-    field.name for field in Status._meta.concrete_fields if not field.primary_key
-)
+STATUS_INSERT_FIELDS = fixed_sql.insert_fields(Status)

@@ -104,9 +104,9 @@ class StatusManager(models.Manager.from_queryset(StatusQuerySet)):
         """(the largest sortOrder of the business's own list, None when it has no list;
         whether the list has a status named `status`/`sub_status`), in one fixed
         statement. Both parts are index lookups, however long the list."""
-        with connections[self.db].cursor() as cursor:
-            cursor.execute(LIST_SUMMARY_SQL, [business_id, business_id, status, sub_status])
-            last_sort_order, same_name = cursor.fetchone()
+        [(last_sort_order, same_name)] = fixed_sql.run(
+            LIST_SUMMARY_SQL, [business_id, business_id, status, sub_status], self.db
+        )
         return last_sort_order, bool(same_name)
 
     def _one(self, sql: str, params: list) -> "Status":

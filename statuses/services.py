@@ -44,9 +44,7 @@ def lock_status_list(business_id: int) -> None:
     sql = LOCK_BUSINESS_SQL
     if connection.features.has_select_for_no_key_update:
         sql += " FOR NO KEY UPDATE"
-    with connection.cursor() as cursor:  # a fixed statement: every POST /status runs it
-        cursor.execute(sql, [business_id])
-        found = cursor.fetchall()
+    found = fixed_sql.run(sql, [business_id], connection.alias)  # every POST /status runs it
     if not found:
         raise InvalidValue(f"There is no business {business_id}.", field="businessId")
 

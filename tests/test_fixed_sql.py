@@ -4,7 +4,8 @@ the ORM gives for the same rows, on SQLite and on PostgreSQL."""
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import ApiToken, User, digest_token_key
@@ -189,3 +190,63 @@ def test_list_summary_finds_the_largest_sort_order_and_a_taken_name(business):
     assert Status.objects.list_summary(business.id, "OPEN", "OPEN") == (largest, True)
     assert Status.objects.list_summary(business.id, "OPEN", "Nope") == (largest, False)
     assert Status.objects.list_summary(business.id, "PENDING", "OPEN") == (largest, False)
+
+
+# --- run(): how the fixed statements reach the database ---------------------
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the direct path is PostgreSQL's"
+)
+
+
+@on_postgresql
+def test_unobserved_statements_do_not_go_through_django_s_cursor_wrapper(full_booking, monkeypatch):
+    def no_wrapper(*args, **kwargs):
+        raise AssertionError("went through connection.cursor()")
+
+    connection.ensure_connection()
+    monkeypatch.setattr(connection, "cursor", no_wrapper)
+
+    read = Booking.objects.in_business(full_booking.business_id, full_booking.pk)
+    assert field_values(read) == field_values(full_booking)
+    assert fixed_sql.update(read, ["name"]) == 1
+
+
+def test_statements_are_seen_by_whoever_counts_or_wraps_queries(full_booking):
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with CaptureQueriesContext(connection) as captured:
+        Booking.objects.in_business(full_booking.business_id, full_booking.pk)
+    with connection.execute_wrapper(wrapper):
+        Booking.objects.in_business(full_booking.business_id, full_booking.pk)
+
+    assert len(captured) == 1
+    assert captured[0]["sql"].startswith("SELECT")
+    assert len(seen) == 1
+    assert seen[0][1] == [full_booking.pk, full_booking.business_id]
+
+
+def test_database_errors_are_django_s(full_booking):
+    recorded = full_booking.status_changes.first()
+    duplicate = BookingStatusChange(
+        id=recorded.pk,
+        booking=full_booking,
+        from_status="lead",
+        to_status="lost",
+        status_at=MOMENT,
+        source="command",
+    )
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        fixed_sql.insert(duplicate, ["id", *fixed_sql.insert_fields(BookingStatusChange)])
+
+
+def test_a_transaction_marked_for_rollback_refuses_further_statements(full_booking):
+    with transaction.atomic():
+        transaction.set_rollback(True)
+        with pytest.raises(TransactionManagementError):
+            Booking.objects.in_business(full_booking.business_id, full_booking.pk)

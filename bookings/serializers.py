@@ -16,7 +16,12 @@ from bookings.models import (
     ensure_not_in_future,
     utc_date,
 )
-from config.serializers import RejectUnknownFieldsMixin, StrictCharField, StrictIntegerField
+from config.serializers import (
+    RejectUnknownFieldsMixin,
+    ShallowFieldCopiesMixin,
+    StrictCharField,
+    StrictIntegerField,
+)
 
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # ISO 8601 extended form with a time; the offset is optional (none means UTC).
@@ -126,7 +131,9 @@ def pop_status_moment(attrs: dict) -> dt.datetime | None:
     return status_at
 
 
-class ChangeStatusSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+class ChangeStatusSerializer(
+    ShallowFieldCopiesMixin, RejectUnknownFieldsMixin, serializers.Serializer
+):
     """Body of POST /v2/bookings/{id}/change_status. Its validated data are the keyword
     arguments of Booking.change_status: `status` and `at`."""
 

@@ -17,6 +17,7 @@ from rest_framework import serializers
 
 from config.serializers import (
     RejectUnknownFieldsMixin,
+    ShallowFieldCopiesMixin,
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
@@ -80,7 +81,9 @@ def choice_errors(choices: list[str]) -> dict[str, str]:
     return {"invalid_choice": f"Must be one of {', '.join(choices)}."}
 
 
-class StatusTargetSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+class StatusTargetSerializer(
+    ShallowFieldCopiesMixin, RejectUnknownFieldsMixin, serializers.Serializer
+):
     """First read of a POST/PUT body: no key outside the status object's 13; `statusId`
     and `businessId` are integers (or null) in range."""
 
@@ -113,7 +116,7 @@ class StatusUpdateTargetSerializer(StatusTargetSerializer):
     statusId = StrictIntegerField()
 
 
-class StatusFieldsSerializer(serializers.Serializer):
+class StatusFieldsSerializer(ShallowFieldCopiesMixin, serializers.Serializer):
     """The writable fields of a POST/PUT body, as Status field names. `status` and
     `subStatus` are required; the others are taken only when present."""
 

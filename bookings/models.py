@@ -26,6 +26,8 @@ class BookingStatus(models.TextChoices):
     LOST = "lost"
 
 
+# BookingStatus.values builds a new list on every access; change_status checks each call.
+BOOKING_STATUSES = frozenset(BookingStatus.values)
 # The statuses that stamp their own moment (`<status>_at`, `<status>_date`).
 STAMPED_STATUSES = (BookingStatus.TENTATIVE, BookingStatus.DEFINITE, BookingStatus.LOST)
 STATUS_FIELDS = frozenset(
@@ -261,6 +263,13 @@ class Booking(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
 
+    @classmethod
+    def reference(cls, pk: int | str, business_id: int) -> "Booking":
+        """A handle on booking `pk` of the business with nothing else loaded: enough for
+        change_status(), which locks and reads the row itself. (Booking(pk=...,
+        business_id=...) would compute every other field's default first.)"""
+        return cls.from_db(None, ("id", "business_id"), (pk, business_id))
+
     def change_status(
         self,
         status: str,
@@ -278,7 +287,7 @@ class Booking(models.Model):
         nothing when the status is unknown or the moment is in the future, and
         Booking.DoesNotExist when the booking is not (or no longer) in its business.
         """
-        if status not in BookingStatus.values:
+        if status not in BOOKING_STATUSES:
             raise InvalidValue(
                 f"Unknown status {status!r}; expected one of {', '.join(BookingStatus.values)}.",
                 field="status",
@@ -291,7 +300,7 @@ class Booking(models.Model):
         with transaction.atomic():
             # Re-read under a row lock, within the booking's business: a stale instance
             # can never overwrite a concurrent change, and a caller may pass a bare
-            # `Booking(pk=..., business_id=...)` handle, which raises DoesNotExist.
+            # `Booking.reference(pk, business_id)` handle, which raises DoesNotExist.
             locked = Booking.objects.in_business(self.business_id, self.pk, for_update=True)
             BOOKING_ROWS.copy_values(locked, self)
             previous_status = self.status

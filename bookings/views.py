@@ -169,7 +169,7 @@ class BookingViewSet(
         body.is_valid(raise_exception=True)
         # change_status() reads the row itself, locked and scoped to the caller's
         # business, so a lookup beforehand would only cost a query.
-        booking = Booking(pk=pk, business_id=request.user.business_id)
+        booking = Booking.reference(pk, request.user.business_id)
         try:
             booking.change_status(**body.validated_data, by=request.user)
         except Booking.DoesNotExist:

@@ -188,3 +188,27 @@ def test_history_keeps_recorded_order_for_a_backdated_correction(make_booking):
         "definite",
         "tentative",
     ]
+
+
+@pytest.mark.django_db
+def test_a_reference_handle_changes_the_booking_and_ends_up_holding_all_of_it(make_booking):
+    booking = booking_in("tentative", make_booking)
+
+    handle = Booking.reference(str(booking.pk), booking.business_id)
+    handle.change_status("definite", at=T_DEFINITE)
+
+    stored = Booking.objects.get(pk=booking.pk)
+    assert (stored.status, stored.definite_at) == ("definite", T_DEFINITE)
+    assert handle.get_deferred_fields() == set()
+    assert (handle.pk, handle.name, handle.tentative_at) == (booking.pk, booking.name, T_TENTATIVE)
+
+
+@pytest.mark.django_db
+def test_a_reference_handle_outside_its_business_raises_does_not_exist(
+    make_booking, other_business
+):
+    booking = make_booking()
+
+    with pytest.raises(Booking.DoesNotExist):
+        Booking.reference(booking.pk, other_business.id).change_status("lost")
+    assert Booking.objects.get(pk=booking.pk).status == "lead"

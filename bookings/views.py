@@ -144,6 +144,16 @@ class BookingViewSet(
             return queryset
         return super().filter_queryset(queryset)
 
+    def list(self, request, *args, **kwargs):
+        # The page is read as named rows of the fields it shows, not as model instances:
+        # building 50 Booking instances was a fifth of a list request's CPU, and
+        # BookingSerializer and the cursor read the rows by attribute just the same.
+        bookings = self.filter_queryset(self.get_queryset()).values_list(
+            *BookingSerializer.Meta.fields, named=True
+        )
+        page = self.paginate_queryset(bookings)
+        return self.get_paginated_response(BookingSerializer(page, many=True).data)
+
     def get_serializer_class(self):
         if self.action == "create":
             return BookingCreateSerializer

@@ -7,6 +7,7 @@ import secrets
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
+from rest_framework.utils.encoders import JSONEncoder
 
 from config.fixed_sql import ModelRows, quote
 
@@ -97,7 +98,8 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
+    # As the API renders it: dates and datetimes (in UTC) as ISO 8601 strings.
+    response_body = models.JSONField(null=True, encoder=JSONEncoder)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     objects = IdempotencyKeyQuerySet.as_manager()

@@ -31,21 +31,19 @@ ISO_DATETIME = re.compile(
 )
 
 
-def iso_utc(moment: dt.datetime | None) -> str | None:
-    """ISO 8601 in UTC with a `Z`; fractional seconds only when not zero."""
-    if moment is None:
-        return None
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def iso_date(day: dt.date | None) -> str | None:
-    return None if day is None else day.isoformat()
+def in_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """The moment in UTC, for the response. The JSON renderer writes it as ISO 8601 with a
+    `Z` (fractional seconds only when not zero): formatting in orjson's C code rather
+    than here saves a 50-booking page 350 Python-level conversions."""
+    if moment is None or moment.tzinfo is dt.UTC:
+        return moment
+    return moment.astimezone(dt.UTC)
 
 
 class UTCDateTimeField(serializers.DateTimeField):
     """An ISO 8601 datetime string with a time part. An offset is converted to UTC;
     without one the time is taken as UTC. A date alone, an empty string or a
-    non-string is refused. Rendered in UTC with a `Z` suffix."""
+    non-string is refused. Represented in UTC, which the renderer writes with a `Z`."""
 
     default_error_messages = {
         "not_a_string": "Must be an ISO 8601 datetime string, e.g. 2025-01-15T14:30:00Z.",
@@ -76,7 +74,7 @@ class UTCDateTimeField(serializers.DateTimeField):
             self.fail("out_of_range")
 
     def to_representation(self, value):
-        return iso_utc(value)
+        return in_utc(value)
 
 
 @extend_schema_field(OpenApiTypes.DATE)
@@ -97,7 +95,7 @@ class StatusDateField(serializers.Field):
             self.fail("impossible", value=value)
 
     def to_representation(self, value):
-        return value.isoformat()
+        return value  # the renderer writes dates as YYYY-MM-DD
 
 
 STATUS_CHOICE_ERRORS = {
@@ -201,19 +199,19 @@ class BookingSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         return {
             "id": booking.id,
             "name": booking.name,
-            "starts_at": iso_utc(booking.starts_at),
-            "ends_at": iso_utc(booking.ends_at),
+            "starts_at": in_utc(booking.starts_at),
+            "ends_at": in_utc(booking.ends_at),
             "guest_count": booking.guest_count,
             "notes": booking.notes,
             "status": booking.status,
-            "tentative_date": iso_date(booking.tentative_date),
-            "tentative_at": iso_utc(booking.tentative_at),
-            "definite_date": iso_date(booking.definite_date),
-            "definite_at": iso_utc(booking.definite_at),
-            "lost_date": iso_date(booking.lost_date),
-            "lost_at": iso_utc(booking.lost_at),
-            "created_at": iso_utc(booking.created_at),
-            "updated_at": iso_utc(booking.updated_at),
+            "tentative_date": booking.tentative_date,
+            "tentative_at": in_utc(booking.tentative_at),
+            "definite_date": booking.definite_date,
+            "definite_at": in_utc(booking.definite_at),
+            "lost_date": booking.lost_date,
+            "lost_at": in_utc(booking.lost_at),
+            "created_at": in_utc(booking.created_at),
+            "updated_at": in_utc(booking.updated_at),
         }
 
     def to_internal_value(self, data):

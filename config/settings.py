@@ -194,6 +194,10 @@ REST_FRAMEWORK = {
     if os.environ.get("API_NUM_PROXIES")
     else None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Fields hand dates and datetimes to the renderer, which writes them in C
+    # (config/renderers.py): YYYY-MM-DD, and ISO 8601 in UTC with a `Z`.
+    "DATE_FORMAT": None,
+    "DATETIME_FORMAT": None,
 }
 
 SPECTACULAR_SETTINGS = {

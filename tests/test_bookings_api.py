@@ -1,12 +1,14 @@
 """The bookings API over HTTP (SPEC §3)."""
 
 import datetime as dt
+import json
 
 import pytest
 from django.utils import timezone
 
 from bookings.filters import BookingFilter
 from bookings.models import Booking, BookingStatusChange
+from config.renderers import JSONRenderer
 
 
 def snapshot(booking: Booking) -> dict:
@@ -647,6 +649,29 @@ def test_the_written_out_representation_matches_the_declared_fields(make_booking
 
     assert BookingSerializer(booking).data == generic
     assert list(BookingSerializer(booking).data) == BookingSerializer.Meta.fields
+    rendered = JSONRenderer().render(BookingSerializer(booking).data)
+    assert rendered == JSONRenderer().render(generic)
+    assert json.loads(rendered)["lost_at"] == "2025-01-12T08:00:00.000005Z"
+    assert json.loads(rendered)["tentative_date"] == "2025-01-10"
+
+
+def test_moments_in_another_time_zone_are_represented_in_utc():
+    from bookings.serializers import BookingSerializer
+
+    paris = dt.timezone(dt.timedelta(hours=1))
+    booking = Booking(
+        id=1,
+        name="x",
+        starts_at=dt.datetime(2025, 6, 1, 19, 0, tzinfo=paris),
+        created_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+        updated_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+    )
+
+    body = json.loads(JSONRenderer().render(BookingSerializer(booking).data))
+
+    assert body["starts_at"] == "2025-06-01T18:00:00Z"
+    assert body["created_at"] == "2025-01-01T00:00:00Z"
+    assert body["ends_at"] is None
 
 
 @pytest.mark.django_db

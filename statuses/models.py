@@ -1,8 +1,9 @@
 """Appointment statuses: the shared default list and each business's own copy of it."""
 
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, connections, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, Q
 from django.utils import timezone
 
@@ -90,13 +91,36 @@ class StatusManager(models.Manager.from_queryset(StatusQuerySet)):
         statement: every PUT /status starts with it."""
         return self._one(STATUS_IN_REACH_SQL, [pk, business_id])
 
-    def locked(self, pk: int) -> "Status":
-        """Status `pk`, its row locked until the transaction ends (where the database
-        has row locks), else Status.DoesNotExist. One fixed statement."""
-        sql = STATUS_BY_ID_SQL
-        if connections[self.db].features.has_select_for_update:
-            sql += " FOR UPDATE"
-        return self._one(sql, [pk])
+    def change(
+        self,
+        pk: int,
+        changes: dict[str, Any],
+        *,
+        business_id: int | None,
+        by: "AbstractBaseUser | str | None",
+    ) -> "Status | None":
+        """Update status `pk` of the business's own list (`business_id`; None: the shared
+        list) with the writable fields in `changes`, others keeping their values, and
+        stamp `modified_at`/`modified_user`, in one statement (which locks the row while
+        it runs). Returns the status as it now is, or None when the list has no status
+        `pk`. Raises AlreadyExists, writing nothing, when the new status and sub-status
+        are another status's of the list: the unique constraint decides, so two
+        concurrent renames cannot both win."""
+        unknown = set(changes) - set(WRITABLE_FIELDS)
+        if unknown:
+            raise ValueError(f"Not writable: {', '.join(sorted(unknown))}")
+        values = {**changes, "modified_at": timezone.now(), "modified_user": username_of(by)}
+        where = {"id": pk, "business": business_id}
+        # Alone, the statement is its own transaction. Inside a caller's transaction, a
+        # savepoint keeps that transaction usable when the constraint refuses the change.
+        in_transaction = transaction.get_connection(self.db).in_atomic_block
+        try:
+            with transaction.atomic(using=self.db) if in_transaction else nullcontext():
+                changed = fixed_sql.update_returning(STATUS_ROWS, values, where, using=self.db)
+        except IntegrityError as error:
+            named = Status(status=changes.get("status"), sub_status=changes.get("sub_status"))
+            raise named.duplicate_error() from error
+        return changed[0] if changed else None
 
     def list_summary(
         self, business_id: int, status: str, sub_status: str
@@ -184,31 +208,14 @@ class Status(models.Model):
         self, changes: dict[str, Any], *, by: "AbstractBaseUser | str | None"
     ) -> None:
         """Update the writable fields given in `changes` (others keep their values) and
-        stamp `modified_at`/`modified_user`, with the row locked. Raises AlreadyExists,
-        writing nothing, when the new status and sub-status are another status's."""
-        unknown = set(changes) - set(WRITABLE_FIELDS)
-        if unknown:
-            raise ValueError(f"Not writable: {', '.join(sorted(unknown))}")
-        with transaction.atomic():
-            locked = Status.objects.locked(self.pk)
-            STATUS_ROWS.copy_values(locked, self)
-            renamed = any(
-                name in changes and changes[name] != getattr(self, name)
-                for name in ("status", "sub_status")
-            )
-            for name, value in changes.items():
-                setattr(self, name, value)
-            if renamed and self.name_is_taken():
-                raise self.duplicate_error()
-            self.modified_at = timezone.now()
-            self.modified_user = username_of(by)
-            try:
-                # A concurrent rename can slip past the check; the constraint cannot.
-                # No savepoint is needed: the error leaves this atomic block, which
-                # rolls back.
-                fixed_sql.update(self, [*changes, "modified_at", "modified_user"])
-            except IntegrityError as error:
-                raise self.duplicate_error() from error
+        stamp `modified_at`/`modified_user` (Status.objects.change); the instance then
+        holds the row as stored. Raises AlreadyExists, writing nothing, when the new
+        status and sub-status are another status's, and Status.DoesNotExist when the
+        status is gone."""
+        changed = Status.objects.change(self.pk, changes, business_id=self.business_id, by=by)
+        if changed is None:
+            raise Status.DoesNotExist("No status has this id here.")
+        STATUS_ROWS.copy_values(changed, self)
 
     apply_changes.alters_data = True
 

@@ -94,12 +94,28 @@ class StatusView(RejectUnknownQueryParametersMixin, APIView):
         target = StatusUpdateTargetSerializer(data=request.data)
         target.is_valid(raise_exception=True)
         business_id = request.user.business_id
-        existing = self.find_status(target.validated_data["statusId"], business_id)
+        status_id = target.validated_data["statusId"]
+        body = StatusFieldsSerializer(data=request.data)
+        # A request that is valid throughout takes one statement, which updates the
+        # status only if it is the caller's own.
+        if (
+            target.validated_data.get("businessId") == business_id
+            and 0 < status_id <= BIGINT_MAX
+            and body.is_valid()
+        ):
+            changed = Status.objects.change(
+                status_id, body.validated_data, business_id=business_id, by=request.user
+            )
+            if changed is not None:
+                return Response(StatusSerializer(changed).data)
+        # Anything else is refused, the checks settling which refusal in this order:
+        # the status (unknown, another business's or shared), then businessId, then
+        # the fields.
+        existing = self.find_status(status_id, business_id)
         claimed_business_id = target.validated_data.get("businessId")
         if claimed_business_id is None:
             raise serializers.ValidationError({"businessId": ["This field is required."]})
         refuse_other_business(claimed_business_id, business_id)
-        body = StatusFieldsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         existing.apply_changes(body.validated_data, by=request.user)
         return Response(StatusSerializer(existing).data)

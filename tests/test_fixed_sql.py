@@ -168,16 +168,37 @@ def test_reachable_status_is_the_business_s_own_or_a_shared_one(business, other_
         Status.objects.reachable(business.id, theirs.pk)
 
 
-def test_locked_status_is_read_for_update_where_the_database_has_row_locks(business):
+def test_update_returning_updates_the_matching_rows_and_returns_them_as_stored(business):
+    fork_shared_statuses(business.id, by="JoeSchmo")
+    own = Status.objects.for_business(business.id).in_list_order().first()
+    shared = Status.objects.shared().get(status=own.status, sub_status=own.sub_status)
+    rows = fixed_sql.ModelRows(Status)
+
+    changed = fixed_sql.update_returning(
+        rows, {"sort_order": 42, "modified_at": MOMENT}, {"id": own.pk, "business": business.id}
+    )
+
+    assert [field_values(s) for s in changed] == [field_values(Status.objects.get(pk=own.pk))]
+    assert (changed[0].sort_order, changed[0].modified_at) == (42, MOMENT)
+    assert Status.objects.get(pk=shared.pk).sort_order == shared.sort_order
+
+
+def test_update_returning_matches_none_as_null_and_nothing_elsewhere(business, other_business):
     shared = Status.objects.shared().first()
+    rows = fixed_sql.ModelRows(Status)
 
-    with CaptureQueriesContext(connection) as captured:
-        read = Status.objects.locked(shared.pk)
+    assert (
+        fixed_sql.update_returning(
+            rows, {"active": False}, {"id": shared.pk, "business": business.id}
+        )
+        == []
+    )
+    changed = fixed_sql.update_returning(
+        rows, {"active": False}, {"id": shared.pk, "business": None}
+    )
 
-    assert field_values(read) == field_values(shared)
-    assert captured[0]["sql"].endswith(" FOR UPDATE") == connection.features.has_select_for_update
-    with pytest.raises(Status.DoesNotExist):
-        Status.objects.locked(shared.pk + 10_000)
+    assert [s.pk for s in changed] == [shared.pk]
+    assert Status.objects.get(pk=shared.pk).active is False
 
 
 def test_list_summary_finds_the_largest_sort_order_and_a_taken_name(business):

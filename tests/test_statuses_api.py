@@ -12,10 +12,10 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken, User
+from accounts.models import ApiToken, Business, User
 from statuses.models import Status
 from statuses.services import fork_shared_statuses
-from tests.conftest import requires_postgresql
+from tests.conftest import client_for, requires_postgresql
 
 STATUS_KEYS = {
     "active",
@@ -863,8 +863,9 @@ def test_put_without_token_is_401(client, own_status):
 
 
 def test_put_takes_a_fixed_number_of_queries(api, own_status, django_assert_num_queries):
-    # token, lookup, savepoint, locked re-read, duplicate check, update, release
-    with django_assert_num_queries(7):
+    # The token lookup, then one UPDATE ... RETURNING of the caller's own status; inside
+    # the test's transaction it runs in a savepoint (taken and released).
+    with django_assert_num_queries(4):
         response = api.put("/status", as_sent_back(own_status, subStatus="Late"), format="json")
 
     assert response.status_code == 200
@@ -876,9 +877,9 @@ def test_put_takes_a_fixed_number_of_queries(api, own_status, django_assert_num_
 
 
 def test_a_put_that_only_the_constraint_catches_is_409_and_writes_nothing(
-    api, own_list, own_status, monkeypatch
+    api, own_list, own_status
 ):
-    monkeypatch.setattr(Status, "name_is_taken", lambda self: False)
+    # PUT checks no name beforehand: its one UPDATE meets the constraint directly.
     before = all_rows()
 
     response = api.put(
@@ -979,6 +980,21 @@ def test_concurrent_first_posts_of_one_name_create_it_once():
     assert sorted(codes) == [201] + [409] * (FIRST_POSTERS - 1)
     assert_one_copy_of_each_shared_status()
     assert Status.objects.for_business(BUSINESS_ID).count() == len(SHARED_DEFAULTS) + 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("shared_defaults_installed")
+def test_put_as_served_outside_a_transaction_is_two_statements(django_assert_num_queries):
+    business = Business.objects.create(id=BUSINESS_ID, name="Served")
+    api = client_for(User.objects.create_user(username="served", business=business))
+    fork_shared_statuses(business.id, by="setup")
+    own = Status.objects.for_business(business.id).first()
+
+    with django_assert_num_queries(2):  # the token lookup and the UPDATE ... RETURNING
+        response = api.put("/status", as_sent_back(own, sortOrder=77), format="json")
+
+    assert response.status_code == 200
+    assert Status.objects.get(pk=own.pk).sort_order == 77
 
 
 @pytest.mark.django_db

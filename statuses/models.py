@@ -3,7 +3,7 @@
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connections, models, transaction
 from django.db.models import Exists, Q
 from django.utils import timezone
 
@@ -121,6 +121,31 @@ class StatusManager(models.Manager.from_queryset(StatusQuerySet)):
             named = Status(status=changes.get("status"), sub_status=changes.get("sub_status"))
             raise named.duplicate_error() from error
         return changed[0] if changed else None
+
+    def append(
+        self, business_id: int, fields: dict[str, Any], *, by: "AbstractBaseUser | str | None"
+    ) -> "Status | None":
+        """Insert a status with `fields` (writable fields; `status` and `sub_status`
+        required) into the business's own list, after its last status unless a
+        `sort_order` is given, in one statement. Returns it, or None, writing nothing,
+        when that cannot be done this simply: the business has no list yet, the list
+        already has this status and sub-status, or its last sortOrder is the largest
+        allowed. The caller holds the list's lock (services.lock_status_list)."""
+        new_status = Status(business_id=business_id, created_user=username_of(by), **fields)
+        given_sort_order = "sort_order" in fields
+        connection = connections[self.db]
+        values = fixed_sql.prepared_values(new_status, APPEND_FIELDS, connection)
+        if given_sort_order:
+            sql, params = APPEND_WITH_SORT_ORDER_SQL, [*values, fields["sort_order"], business_id]
+        else:
+            sql, params = APPEND_AFTER_LAST_SQL, [*values, business_id, SORT_ORDER_MAX]
+        found = fixed_sql.run(sql, params, self.db)
+        if not found:
+            return None
+        [(new_status.pk, new_status.sort_order)] = found
+        new_status._state.adding = False
+        new_status._state.db = self.db
+        return new_status
 
     def list_summary(
         self, business_id: int, status: str, sub_status: str
@@ -257,3 +282,27 @@ LIST_SUMMARY_SQL = (
     f"AND {STATUS_ROWS.column('status')} = %s AND {STATUS_ROWS.column('sub_status')} = %s)"
 )
 STATUS_INSERT_FIELDS = fixed_sql.insert_fields(Status)
+
+# POST /status's insert, in one statement: into the business's own list only (the
+# largest sortOrder is null exactly when it has none), after its last status (the
+# largest sortOrder, below the largest allowed) unless one is given, and nothing when
+# the name is taken (ON CONFLICT DO NOTHING: either unique constraint).
+APPEND_FIELDS = tuple(
+    Status._meta.get_field(name) for name in STATUS_INSERT_FIELDS if name != "sort_order"
+)
+_sort_order = STATUS_ROWS.column("sort_order")
+_append_columns = ", ".join(fixed_sql.quote(field.column) for field in APPEND_FIELDS)
+_append_values = ", ".join(["%s"] * len(APPEND_FIELDS))
+
+
+def _append_sql(sort_order: str, condition: str) -> str:
+    return (
+        f"INSERT INTO {STATUS_ROWS.table} ({_append_columns}, {_sort_order}) "
+        f"SELECT {_append_values}, {sort_order} FROM (SELECT MAX({_sort_order}) AS last "
+        f"FROM {STATUS_ROWS.table} WHERE {_business} = %s) own WHERE {condition} "
+        f"ON CONFLICT DO NOTHING RETURNING {STATUS_ROWS.column('id')}, {_sort_order}"
+    )
+
+
+APPEND_WITH_SORT_ORDER_SQL = _append_sql("%s", "own.last IS NOT NULL")
+APPEND_AFTER_LAST_SQL = _append_sql("own.last + 1", "own.last IS NOT NULL AND own.last < %s")

@@ -107,6 +107,11 @@ def create_status(
     status, sub_status = fields["status"], fields["sub_status"]
     with transaction.atomic():
         lock_status_list(business_id)
+        appended = Status.objects.append(business_id, fields, by=by)
+        if appended is not None:
+            return appended
+        # A first status (the shared list is copied first), a taken name, or a full
+        # list: which one, and what to do, is settled here.
         last_sort_order, same_name = Status.objects.list_summary(business_id, status, sub_status)
         if last_sort_order is None:  # no own list yet
             copies = _copy_shared_list(business_id, by=by)

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import ApiToken, User, digest_token_key
 from bookings.models import Booking, BookingStatusChange
 from config import fixed_sql
-from statuses.models import Status
+from statuses.models import SORT_ORDER_MAX, Status
 from statuses.services import fork_shared_statuses
 
 pytestmark = pytest.mark.django_db
@@ -271,3 +271,52 @@ def test_a_transaction_marked_for_rollback_refuses_further_statements(full_booki
         transaction.set_rollback(True)
         with pytest.raises(TransactionManagementError):
             Booking.objects.in_business(full_booking.business_id, full_booking.pk)
+
+
+def test_append_puts_a_status_after_the_last_of_the_own_list(business):
+    fork_shared_statuses(business.id, by="JoeSchmo")
+    last = max(Status.objects.for_business(business.id).values_list("sort_order", flat=True))
+
+    appended = Status.objects.append(
+        business.id, {"status": "OPEN", "sub_status": "Ready"}, by="JoeSchmo"
+    )
+
+    assert appended.sort_order == last + 1
+    assert field_values(appended) == field_values(Status.objects.get(pk=appended.pk))
+    assert (appended.active, appended.user_selectable, appended.status_type) == (
+        True,
+        True,
+        "APPOINTMENT",
+    )
+    assert appended.created_user == "JoeSchmo"
+
+
+def test_append_takes_a_given_sort_order(business):
+    fork_shared_statuses(business.id, by="JoeSchmo")
+
+    appended = Status.objects.append(
+        business.id, {"status": "OPEN", "sub_status": "First", "sort_order": 0}, by=None
+    )
+
+    assert Status.objects.get(pk=appended.pk).sort_order == 0
+
+
+def test_append_writes_nothing_where_it_cannot_simply_append(business):
+    def rows() -> int:
+        return Status.objects.count()
+
+    def append(**fields):
+        return Status.objects.append(business.id, fields, by=None)
+
+    before = rows()
+    assert append(status="OPEN", sub_status="x") is None
+    assert rows() == before  # no own list yet
+
+    fork_shared_statuses(business.id, by="JoeSchmo")
+    before = rows()
+    taken = Status.objects.for_business(business.id).first()
+    name = {"status": taken.status, "sub_status": taken.sub_status}
+    assert append(**name) is None
+    Status.objects.filter(pk=taken.pk).update(sort_order=SORT_ORDER_MAX)
+    assert append(status="OPEN", sub_status="y") is None
+    assert rows() == before

@@ -19,6 +19,11 @@ class CommaSeparatedMultipleChoiceField(MultipleChoiceField):
 class StatusFilter(django_filters.MultipleChoiceFilter):
     field_class = CommaSeparatedMultipleChoiceField
 
+    def filter(self, qs, value):
+        # One `status IN (...)` rather than django-filter's OR of one Q per status: the
+        # same rows, and less for the ORM to build and compile on every list request.
+        return qs.filter(status__in=value) if value else qs
+
 
 class IntegerFilter(django_filters.NumberFilter):
     """A whole number (django-filter's NumberFilter would take 0.5 for a count)."""

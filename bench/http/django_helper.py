@@ -11,9 +11,10 @@
   benchmark tokens are deleted: keys are shown once, so every run issues its own),
   deletes the statuses earlier benchmark runs POSTed, and writes the data files the
   wrk scripts read. Prints the context as JSON on its last line.
-- `profile --endpoint NAME`: one benchmarked request, repeated in this process through
-  the test client: CPU ms per request, then cProfile's top functions. Against a database
-  a `run.py --reuse` left loaded:
+- `profile --endpoint NAME [--floor] [--lines N]`: the benchmarked requests, sent in this
+  process straight to the WSGI app gunicorn serves (Django's, or the floor's): CPU ms
+  per request, and optionally cProfile's top N functions. Against a database a
+  `run.py --reuse` left loaded:
       scripts/postgres.sh start /var/tmp/booking-status-bench-http 54349
       DATABASE_URL=postgres://postgres@127.0.0.1:54349/bench_http_1000000_1000 \\
           .venv/bin/python bench/http/django_helper.py profile --endpoint booking_list
@@ -26,9 +27,11 @@
 
 import argparse
 import cProfile
+import io
 import json
 import os
 import pstats
+import random
 import secrets
 import sys
 import time
@@ -224,44 +227,103 @@ def count_queries(context: dict) -> None:
     print(json.dumps(results))
 
 
-def profile(first: int, endpoint: str, requests: int, lines: int) -> None:
-    """CPU time per request of one endpoint in this process (test client, no HTTP), then
-    where it goes: cProfile's top functions by cumulative and by own time."""
+def wsgi_environ(method: str, path: str, body: bytes, key: str) -> dict:
+    path, _, query = path.partition("?")
+    return {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "127.0.0.1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_AUTHORIZATION": f"Token {key}",
+        "CONTENT_TYPE": JSON,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+
+
+def profile(first: int, endpoint: str, requests: int, rounds: int, lines: int, floor: bool) -> None:
+    """CPU time per request of one endpoint in this process, through the WSGI app that
+    gunicorn serves (Django's, or with --floor the floor's), without HTTP: the best of
+    `rounds` rounds of `requests`. Then, unless `lines` is 0, cProfile's top functions
+    (Django only). Bookings and statuses vary per request as the wrk scripts vary them.
+    """
+    if floor:
+        os.environ["FLOOR_DATABASE_URL"] = os.environ["DATABASE_URL"]
+        sys.path.insert(0, str(ROOT / "bench" / "http"))
+        from floor_app import application
+    else:
+        from config.wsgi import application
+
     roles = choose_roles(first)
     keys = issue_keys(roles, PROFILE_TOKEN_NAME)
+    context = make_context(roles, keys)
+    role, method, path, body = benchmark_requests(context)[endpoint]
+    booking_ids = list(Booking.objects.for_business(roles["bookings"]).values_list("id", flat=True))
+    put_order = body["sortOrder"] if endpoint == "status_put" else 0
+    connection.close()
+
+    def next_request() -> dict:
+        nonlocal put_order
+        request_path, request_body = path, body
+        if endpoint in ("change_status", "booking_detail"):
+            request_path = path.replace(
+                f"/{context['booking_ids'][0]}", f"/{random.choice(booking_ids)}", 1
+            )
+        if endpoint == "change_status":
+            request_body = {"status": random.choice(["tentative", "definite", "lost"])}
+        elif endpoint == "status_post":
+            request_body = {**body, "subStatus": f"{POSTED_PREFIX}profile {secrets.token_hex(6)}"}
+        elif endpoint == "status_put":
+            put_order += 1 if put_order % 2 == 0 else -1
+            request_body = {**body, "sortOrder": put_order}
+        payload = json.dumps(request_body).encode() if request_body is not None else b""
+        return wsgi_environ(method, request_path, payload, keys[role])
+
+    def start_response(status: str, headers: list, exc_info=None) -> None:
+        if not status.startswith("2"):
+            raise SystemExit(f"{endpoint}: HTTP {status}")
+
+    def send(count: int) -> None:
+        for _ in range(count):
+            result = application(next_request(), start_response)
+            b"".join(result)
+            getattr(result, "close", lambda: None)()
+
     try:
-        role, method, path, body = benchmark_requests(make_context(roles, keys))[endpoint]
-        client = Client(HTTP_AUTHORIZATION=f"Token {keys[role]}")
-
-        def send(count: int) -> None:
-            nonlocal body
-            for sent in range(count):
-                if endpoint == "status_post":
-                    body = {**body, "subStatus": f"{POSTED_PREFIX}profile {secrets.token_hex(6)}"}
-                elif endpoint == "status_put":
-                    body = {**body, "sortOrder": body["sortOrder"] + (1 if sent % 2 else -1)}
-                response = client.generic(
-                    method, path, json.dumps(body) if body else "", content_type=JSON
-                )
-                if response.status_code >= 300:
-                    raise SystemExit(f"{endpoint}: HTTP {response.status_code}")
-
-        send(20)
-        started, cpu = time.perf_counter(), time.process_time()
-        send(requests)
-        wall = (time.perf_counter() - started) * 1000 / requests
-        cpu = (time.process_time() - cpu) * 1000 / requests
-        print(f"{endpoint}: {cpu:.2f} ms CPU, {wall:.2f} ms wall per request (test client)")
-        profiler = cProfile.Profile()
-        profiler.runcall(send, requests)
-        stats = pstats.Stats(profiler)
-        stats.sort_stats("cumulative").print_stats(lines)
-        stats.sort_stats("tottime").print_stats(lines)
+        send(200)
+        best = min(cpu_per_request(send, requests) for _ in range(rounds))
+        server = "floor" if floor else "django"
+        print(
+            f"{endpoint} ({server}): {best:.3f} ms CPU per request, in-process "
+            f"(best of {rounds} x {requests})"
+        )
+        if lines and not floor:
+            profiler = cProfile.Profile(time.process_time)
+            profiler.runcall(send, requests)
+            stats = pstats.Stats(profiler)
+            stats.sort_stats("cumulative").print_stats(lines)
+            stats.sort_stats("tottime").print_stats(lines)
     finally:
         ApiToken.objects.filter(name=PROFILE_TOKEN_NAME).delete()
         Status.objects.filter(
             business_id=roles["post"], sub_status__startswith=f"{POSTED_PREFIX}profile "
         ).delete()
+
+
+def cpu_per_request(send, requests: int) -> float:
+    started = time.process_time()
+    send(requests)
+    return (time.process_time() - started) * 1000 / requests
 
 
 def main() -> None:
@@ -278,8 +340,10 @@ def main() -> None:
     prof = commands.add_parser("profile")
     prof.add_argument("--endpoint", required=True, choices=ENDPOINT_NAMES)
     prof.add_argument("--first", type=int, default=100_001)
-    prof.add_argument("--requests", type=int, default=300)
-    prof.add_argument("--lines", type=int, default=40)
+    prof.add_argument("--requests", type=int, default=1000)
+    prof.add_argument("--rounds", type=int, default=5)
+    prof.add_argument("--lines", type=int, default=0, help="cProfile rows (0: none)")
+    prof.add_argument("--floor", action="store_true", help="the floor app instead")
     args = parser.parse_args()
     if args.command == "fork-half":
         fork_half(args.first, args.count)
@@ -288,7 +352,7 @@ def main() -> None:
     elif args.command == "queries":
         count_queries(json.loads(args.context.read_text()))
     else:
-        profile(args.first, args.endpoint, args.requests, args.lines)
+        profile(args.first, args.endpoint, args.requests, args.rounds, args.lines, args.floor)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,13 @@ class StatusType(models.TextChoices):
 WRITABLE_FIELDS = ("status", "sub_status", "status_type", "active", "sort_order", "user_selectable")
 
 
+def ensure_writable(fields: dict[str, Any]) -> None:
+    """A programming error, not a client's: callers pass validated writable fields."""
+    unknown = set(fields) - set(WRITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not writable: {', '.join(sorted(unknown))}")
+
+
 def username_of(user: "AbstractBaseUser | str | None") -> str | None:
     """The username to record: a copy, so the record outlives renames and deletions."""
     return getattr(user, "username", user)
@@ -106,9 +113,7 @@ class StatusManager(models.Manager.from_queryset(StatusQuerySet)):
         `pk`. Raises AlreadyExists, writing nothing, when the new status and sub-status
         are another status's of the list: the unique constraint decides, so two
         concurrent renames cannot both win."""
-        unknown = set(changes) - set(WRITABLE_FIELDS)
-        if unknown:
-            raise ValueError(f"Not writable: {', '.join(sorted(unknown))}")
+        ensure_writable(changes)
         values = {**changes, "modified_at": timezone.now(), "modified_user": username_of(by)}
         where = {"id": pk, "business": business_id}
         # Alone, the statement is its own transaction. Inside a caller's transaction, a

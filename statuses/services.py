@@ -17,8 +17,8 @@ from config.fixed_sql import quote
 from statuses.models import (
     SORT_ORDER_MAX,
     STATUS_INSERT_FIELDS,
-    WRITABLE_FIELDS,
     Status,
+    ensure_writable,
     username_of,
 )
 
@@ -101,9 +101,7 @@ def create_status(
     status and sub-status are already in the list raises AlreadyExists. Nothing is
     written when anything fails.
     """
-    unknown = set(fields) - set(WRITABLE_FIELDS)
-    if unknown:
-        raise ValueError(f"Not writable: {', '.join(sorted(unknown))}")
+    ensure_writable(fields)
     status, sub_status = fields["status"], fields["sub_status"]
     with transaction.atomic():
         lock_status_list(business_id)

@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the token scheme with drf-spectacular's schema generator.
-        import config.schema  # noqa: F401
+        import accounts.schema  # noqa: F401

@@ -1,15 +1,12 @@
 """Tenants (businesses), the users who belong to them, and their API tokens."""
 
-import datetime as dt
 import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
-from django.utils import timezone
-from rest_framework.utils.encoders import JSONEncoder
 
-from config.fixed_sql import ModelRows, quote
+from core.fixed_sql import ModelRows, quote
 
 
 class Business(models.Model):
@@ -79,42 +76,6 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.pk} of {self.user}"
-
-
-IDEMPOTENCY_KEY_LIFETIME = dt.timedelta(hours=24)
-
-
-class IdempotencyKeyQuerySet(models.QuerySet):
-    def expired(self) -> "IdempotencyKeyQuerySet":
-        return self.filter(created_at__lt=timezone.now() - IDEMPOTENCY_KEY_LIFETIME)
-
-
-class IdempotencyKey(models.Model):
-    """The first response to a POST sent with an `Idempotency-Key` header, so a retry
-    of the same request replays it instead of writing again. Scoped to the business,
-    kept 24 hours."""
-
-    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    request_fingerprint = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField(null=True)
-    # As the API renders it: dates and datetimes (in UTC) as ISO 8601 strings.
-    response_body = models.JSONField(null=True, encoder=JSONEncoder)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    objects = IdempotencyKeyQuerySet.as_manager()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["business", "key"], name="idempotency_key_per_business")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.key} ({self.business_id})"
-
-    @property
-    def is_expired(self) -> bool:
-        return self.created_at < timezone.now() - IDEMPOTENCY_KEY_LIFETIME
 
 
 TOKEN_HOLDER_ROWS = ModelRows(User, ["id", "username", "is_active", "business"])

@@ -19,7 +19,7 @@ from django.urls import path, reverse
 from accounts.admin_scoping import BusinessScopedAdmin
 from bookings.forms import ChangeStatusForm, DateRangeForm
 from bookings.models import Booking, BookingStatusChange, ChangeSource
-from config.errors import DomainError
+from core.errors import DomainError
 
 STATUS_FIELDS = [
     "status",

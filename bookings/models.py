@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 from django.db import connections, models, transaction
 from django.utils import timezone
 
-from config import fixed_sql
-from config.errors import InvalidValue
+from core import fixed_sql
+from core.errors import InvalidValue
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

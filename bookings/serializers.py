@@ -16,9 +16,8 @@ from bookings.models import (
     ensure_not_in_future,
     utc_date,
 )
-from config.serializers import (
+from core.serializers import (
     RejectUnknownFieldsMixin,
-    ShallowFieldCopiesMixin,
     StrictCharField,
     StrictIntegerField,
 )
@@ -129,9 +128,7 @@ def pop_status_moment(attrs: dict) -> dt.datetime | None:
     return status_at
 
 
-class ChangeStatusSerializer(
-    ShallowFieldCopiesMixin, RejectUnknownFieldsMixin, serializers.Serializer
-):
+class ChangeStatusSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """Body of POST /v2/bookings/{id}/change_status. Its validated data are the keyword
     arguments of Booking.change_status: `status` and `at`."""
 

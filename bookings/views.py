@@ -8,7 +8,6 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from accounts.idempotency import idempotent
 from bookings.filters import BookingFilter
 from bookings.models import Booking
 from bookings.serializers import (
@@ -17,7 +16,8 @@ from bookings.serializers import (
     BookingStatusChangeSerializer,
     ChangeStatusSerializer,
 )
-from config.schema import (
+from core.idempotency import idempotent
+from core.schema import (
     COMMON_ERRORS,
     IDEMPOTENCY_KEY,
     IDEMPOTENT_WRITE_ERRORS,
@@ -26,7 +26,7 @@ from config.schema import (
     WRITE_ERRORS,
     error,
 )
-from config.views import RejectUnknownQueryParametersMixin
+from core.views import RejectUnknownQueryParametersMixin
 
 
 class NewestFirstPagination(CursorPagination):

@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from accounts.models import Business
-from config.errors import DomainError
+from core.errors import DomainError
 from statuses.models import WRITABLE_FIELDS, Status
 from statuses.services import create_status, fork_shared_statuses
 

@@ -7,9 +7,9 @@ from django.db import IntegrityError, connections, models, transaction
 from django.db.models import Exists, Q
 from django.utils import timezone
 
-from config import fixed_sql
-from config.errors import AlreadyExists
-from config.fixed_sql import ModelRows
+from core import fixed_sql
+from core.errors import AlreadyExists
+from core.fixed_sql import ModelRows
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

@@ -15,9 +15,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.serializers import (
+from core.serializers import (
     RejectUnknownFieldsMixin,
-    ShallowFieldCopiesMixin,
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
@@ -81,9 +80,7 @@ def choice_errors(choices: list[str]) -> dict[str, str]:
     return {"invalid_choice": f"Must be one of {', '.join(choices)}."}
 
 
-class StatusTargetSerializer(
-    ShallowFieldCopiesMixin, RejectUnknownFieldsMixin, serializers.Serializer
-):
+class StatusTargetSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """First read of a POST/PUT body: no key outside the status object's 13; `statusId`
     and `businessId` are integers (or null) in range."""
 
@@ -116,7 +113,7 @@ class StatusUpdateTargetSerializer(StatusTargetSerializer):
     statusId = StrictIntegerField()
 
 
-class StatusFieldsSerializer(ShallowFieldCopiesMixin, serializers.Serializer):
+class StatusFieldsSerializer(serializers.Serializer):
     """The writable fields of a POST/PUT body, as Status field names. `status` and
     `subStatus` are required; the others are taken only when present."""
 

@@ -11,9 +11,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Business
-from config import fixed_sql
-from config.errors import InvalidValue
-from config.fixed_sql import quote
+from core import fixed_sql
+from core.errors import InvalidValue
+from core.fixed_sql import quote
 from statuses.models import (
     SORT_ORDER_MAX,
     STATUS_INSERT_FIELDS,

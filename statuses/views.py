@@ -6,9 +6,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.idempotency import idempotent
-from config.errors import NotAllowed
-from config.schema import (
+from core.errors import NotAllowed
+from core.idempotency import idempotent
+from core.schema import (
     COMMON_ERRORS,
     CONFLICT,
     IDEMPOTENCY_KEY,
@@ -17,7 +17,7 @@ from config.schema import (
     WRITE_ERRORS,
     error,
 )
-from config.views import RejectUnknownQueryParametersMixin
+from core.views import RejectUnknownQueryParametersMixin
 from statuses.models import Status
 from statuses.serializers import (
     BIGINT_MAX,

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from bookings.models import Booking, BookingStatus, BookingStatusChange, ChangeSource
-from config.errors import InvalidValue
+from core.errors import InvalidValue
 
 T_TENTATIVE = dt.datetime(2025, 1, 10, 9, 15, tzinfo=dt.UTC)
 T_DEFINITE = dt.datetime(2025, 1, 15, 14, 30, tzinfo=dt.UTC)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from bookings.filters import BookingFilter
 from bookings.models import Booking, BookingStatusChange
-from config.renderers import JSONRenderer
+from core.renderers import JSONRenderer
 
 
 def snapshot(booking: Booking) -> dict:

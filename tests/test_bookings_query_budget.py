@@ -69,3 +69,31 @@ def test_create_and_patch_and_delete(api, make_booking, django_assert_num_querie
         api.patch(f"/v2/bookings/{booking_id}", {"notes": "Balcony"})
     with django_assert_num_queries(AUTH + 3):  # read, cascade to history, delete
         assert api.delete(f"/v2/bookings/{booking_id}").status_code == 204
+
+
+@pytest.mark.django_db
+def test_an_execute_wrapper_sees_every_statement_of_change_status(api, make_booking):
+    """APM and query hooks instrument Django's cursor: no statement may go around it
+    (on PostgreSQL above all, where a direct driver path once did when nothing was
+    logging queries)."""
+    from django.db import connection
+
+    booking = make_booking()
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        seen.append(sql.split()[0].upper())
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        response = api.post(f"/v2/bookings/{booking.pk}/change_status", {"status": "lost"})
+
+    assert response.status_code == 200
+    # The token lookup and the locked read, the update, the history insert (and the
+    # transaction's savepoint pair under the test's own transaction).
+    assert [kind for kind in seen if kind not in {"SAVEPOINT", "RELEASE"}] == [
+        "SELECT",
+        "SELECT",
+        "UPDATE",
+        "INSERT",
+    ]

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import ApiToken, User, digest_token_key
 from bookings.models import Booking, BookingStatusChange
-from config import fixed_sql
+from core import fixed_sql
 from statuses.models import SORT_ORDER_MAX, Status
 from statuses.services import fork_shared_statuses
 
@@ -213,24 +213,7 @@ def test_list_summary_finds_the_largest_sort_order_and_a_taken_name(business):
     assert Status.objects.list_summary(business.id, "PENDING", "OPEN") == (largest, False)
 
 
-# --- run(): how the fixed statements reach the database ---------------------
-
-on_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the direct path is PostgreSQL's"
-)
-
-
-@on_postgresql
-def test_unobserved_statements_do_not_go_through_django_s_cursor_wrapper(full_booking, monkeypatch):
-    def no_wrapper(*args, **kwargs):
-        raise AssertionError("went through connection.cursor()")
-
-    connection.ensure_connection()
-    monkeypatch.setattr(connection, "cursor", no_wrapper)
-
-    read = Booking.objects.in_business(full_booking.business_id, full_booking.pk)
-    assert field_values(read) == field_values(full_booking)
-    assert fixed_sql.update(read, ["name"]) == 1
+# --- run(): the fixed statements go through Django's cursor -----------------
 
 
 def test_statements_are_seen_by_whoever_counts_or_wraps_queries(full_booking):

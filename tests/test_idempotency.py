@@ -8,8 +8,9 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken, Business, IdempotencyKey, User
+from accounts.models import ApiToken, Business, User
 from bookings.models import Booking, BookingStatusChange
+from core.models import IdempotencyKey
 from tests.conftest import requires_postgresql
 
 

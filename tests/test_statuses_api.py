@@ -313,7 +313,7 @@ def test_a_failed_first_post_leaves_no_half_forked_list(api, business, monkeypat
         raise OperationalError("server closed the connection unexpectedly")
 
     # The copies are inserted; inserting the new status then fails.
-    monkeypatch.setattr("config.fixed_sql.insert", database_goes_away)
+    monkeypatch.setattr("core.fixed_sql.insert", database_goes_away)
 
     response = api.post("/status", new_status(), format="json")
 

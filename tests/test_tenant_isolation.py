@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from accounts.models import IdempotencyKey
 from bookings.models import Booking, BookingStatusChange
+from core.models import IdempotencyKey
 from statuses.models import Status
 from statuses.services import fork_shared_statuses
 

@@ -1,7 +1,7 @@
 """The domain's error hierarchy.
 
 Model methods and services raise these; they know nothing of HTTP. The API's
-one exception handler (config.exception_handler) maps each kind to a status
+one exception handler (core.exception_handler) maps each kind to a status
 code, and the admin and management commands show the message as it is.
 """
 

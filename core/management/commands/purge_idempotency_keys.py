@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from accounts.models import IdempotencyKey
+from core.models import IdempotencyKey
 
 
 class Command(BaseCommand):

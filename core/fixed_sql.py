@@ -13,10 +13,8 @@ backend's and the fields' converters and `Model.from_db`. Everything else keeps
 using the ORM. The tests compare each statement with its ORM equivalent on SQLite
 and PostgreSQL.
 
-On PostgreSQL the statements run on the driver's cursor directly, with the checks and
-error translation Django's cursor wrapper applies (`run`), unless something observes
-Django's queries: DEBUG, a test counting them, or an `execute_wrapper` hook, which
-then see every statement as before.
+Every statement runs through Django's cursor (`connection.cursor()`), so query
+logging, query-counting tests and `execute_wrapper` hooks see it.
 """
 
 import functools
@@ -28,29 +26,10 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 def run(sql: str, params: Sequence[Any], using: str, *, rows: bool = True) -> Any:
-    """Execute one statement; return its rows (all of them), or with `rows=False` the
-    number of rows it wrote.
-
-    Django's `connection.cursor()` builds a cursor wrapper around each statement and
-    its fetches: on the benchmark machine 11 µs of CPU a statement of the ~25 Django
-    adds to psycopg's own, which the hot requests pay two to four times. So on
-    PostgreSQL, when nothing observes Django's queries, this does what that path
-    does for one statement (health check, connection, thread and broken-transaction
-    checks, database errors as Django's) on psycopg's cursor itself."""
-    connection = connections[using]
-    if (
-        connection.vendor != "postgresql"
-        or connection.queries_logged
-        or connection.execute_wrappers
-    ):
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall() if rows else cursor.rowcount
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors, connection.create_cursor() as cursor:
+    """Execute one statement through Django's cursor, so that query logging, tests that
+    count queries and `execute_wrapper` hooks (APM) see it like any other; return its
+    rows (all of them), or with `rows=False` the number of rows it wrote."""
+    with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if rows else cursor.rowcount
 

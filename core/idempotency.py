@@ -8,8 +8,8 @@ import re
 from django.db import IntegrityError, transaction
 from rest_framework.response import Response
 
-from accounts.models import IdempotencyKey
-from config.errors import InvalidValue
+from core.errors import InvalidValue
+from core.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 HEADER_META_KEY = "HTTP_IDEMPOTENCY_KEY"  # read from META: request.headers parses them all

@@ -5,10 +5,10 @@ import logging
 from django.db import DatabaseError, InterfaceError, OperationalError
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
-from accounts.idempotency import IdempotencyKeyReused
-from config.errors import AlreadyExists, DomainError, InvalidValue, NotAllowed
+from core.errors import AlreadyExists, DomainError, InvalidValue, NotAllowed
+from core.idempotency import IdempotencyKeyReused
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +21,15 @@ DOMAIN_ERROR_STATUS = {
 
 
 def api_exception_handler(exc, context):
+    response = answer_for(exc, context)
+    if response is not None:
+        # As DRF's own handler does: a refused request writes nothing, even where the
+        # view did not wrap its writes in a transaction of its own (ATOMIC_REQUESTS).
+        set_rollback()
+    return response
+
+
+def answer_for(exc, context) -> Response | None:
     if isinstance(exc, DomainError):
         code = next(
             (code for kind, code in DOMAIN_ERROR_STATUS.items() if isinstance(exc, kind)),

@@ -1,6 +1,5 @@
-"""OpenAPI pieces shared by every endpoint: the token scheme and the error shapes."""
+"""OpenAPI pieces shared by every endpoint: the error shapes and the routing rules."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 ERROR_BODY = {
@@ -53,19 +52,6 @@ COMMON_ERRORS = {
 }
 WRITE_ERRORS = {**COMMON_ERRORS, 400: BAD_REQUEST, 413: TOO_LARGE, 415: UNSUPPORTED_MEDIA}
 IDEMPOTENT_WRITE_ERRORS = {**WRITE_ERRORS, 422: KEY_REUSED}
-
-
-class HashedTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "accounts.authentication.HashedTokenAuthentication"
-    name = "tokenAuth"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "`Token <key>`; create a key with `manage.py create_api_token`.",
-        }
 
 
 def describe_routing_and_query_rules(result, generator, request, public):

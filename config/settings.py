@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "events",
+    "webhooks",
     "bookings",
     "statuses",
 ]

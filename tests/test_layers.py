@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_PACKAGES = {"config", "core", "accounts", "bookings", "statuses"}
+PROJECT_PACKAGES = {"config", "core", "accounts", "events", "bookings", "statuses", "webhooks"}
 MAY_IMPORT = {
     "core": set(),
     "accounts": {"core"},
-    "bookings": {"accounts", "core"},
-    "statuses": {"accounts", "core"},
+    "events": {"core"},
+    "bookings": {"accounts", "core", "events"},
+    "statuses": {"accounts", "core", "events"},
+    "webhooks": {"accounts", "core", "events"},
 }
 
 

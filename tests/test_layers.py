@@ -11,7 +11,7 @@ PROJECT_PACKAGES = {"config", "core", "accounts", "events", "bookings", "statuse
 MAY_IMPORT = {
     "core": set(),
     "accounts": {"core"},
-    "events": {"core"},
+    "events": {"accounts", "core"},
     "bookings": {"accounts", "core", "events"},
     "statuses": {"accounts", "core", "events"},
     "webhooks": {"accounts", "core", "events"},

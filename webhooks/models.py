@@ -6,9 +6,23 @@ the attempts. A write to a booking therefore costs one event row whatever the
 number of endpoints, and nothing is ever sent from a request.
 """
 
+import base64
+import datetime as dt
+import secrets
+
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
+
+SECRET_PREFIX = "whsec_"
+# A rotated-out secret keeps signing beside the new one this long (SPEC §8.3).
+ROTATED_SECRET_LIFETIME = dt.timedelta(hours=24)
+ENDPOINT_DISABLED = "endpoint disabled"
+
+
+def new_secret() -> str:
+    """`whsec_` + base64 of 32 random bytes (the Standard Webhooks form)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 class DeliveryStatus(models.TextChoices):
@@ -29,7 +43,7 @@ class WebhookEndpoint(models.Model):
     disabled_reason = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     # `whsec_` + base64 of 32 random bytes. Shown on create and rotate only.
-    secret = models.CharField(max_length=100, editable=False)
+    secret = models.CharField(max_length=100, default=new_secret, editable=False)
     # Secrets rotated out within the last 24 h still sign, newest first:
     # [{"secret": "whsec_…", "expires_at": "<ISO 8601>"}, …]
     previous_secrets = models.JSONField(default=list, editable=False)
@@ -48,6 +62,33 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def signing_secrets(self, now: dt.datetime | None = None) -> list[str]:
+        """The secrets that sign an attempt made `now`: the current one, then every one
+        rotated out within the last 24 hours, newest first."""
+        now = now or timezone.now()
+        still_valid = [
+            entry["secret"]
+            for entry in self.previous_secrets
+            if dt.datetime.fromisoformat(entry["expires_at"]) > now
+        ]
+        return [self.secret, *still_valid]
+
+    def deactivate(self, reason: str) -> None:
+        """Stop delivering to this endpoint: no new deliveries are created for it, and
+        its pending ones become failed ("endpoint disabled"; they stay retryable)."""
+        with transaction.atomic():
+            self.active = False
+            self.disabled_reason = reason
+            self.save(update_fields=["active", "disabled_reason"])
+            self.deliveries.filter(status=DeliveryStatus.PENDING).update(
+                status=DeliveryStatus.FAILED,
+                last_error=ENDPOINT_DISABLED,
+                next_attempt_at=None,
+                leased_until=None,
+            )
+
+    deactivate.alters_data = True
 
 
 class Delivery(models.Model):

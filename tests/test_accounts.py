@@ -155,3 +155,45 @@ def test_staff_with_every_permission_still_cannot_reach_tenants_users_or_tokens(
 
     assert response.status_code in (302, 403, 404)
     assert b"Rival Hall" not in response.content
+
+
+@pytest.fixture
+def failures_allowed_three_times(monkeypatch):
+    from django.core.cache import cache
+
+    from accounts.authentication import FailedAuthenticationThrottle
+
+    monkeypatch.setattr(
+        FailedAuthenticationThrottle, "THROTTLE_RATES", {"failed_authentication": "3/min"}
+    )
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def guess(client, **headers) -> int:
+    return client.get("/v2/bookings", HTTP_AUTHORIZATION="Token guess", **headers).status_code
+
+
+@pytest.mark.django_db
+def test_without_a_proxy_count_x_forwarded_for_cannot_escape_the_throttle(
+    client, failures_allowed_three_times
+):
+    codes = [guess(client, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}") for n in range(5)]
+
+    assert codes == [401, 401, 401, 429, 429]
+
+
+@pytest.mark.django_db
+def test_behind_one_proxy_the_client_is_the_address_the_proxy_appended(
+    client, settings, failures_allowed_three_times
+):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+    # The hops a client writes itself do not matter; the one the proxy appended does.
+    spoofed = [guess(client, HTTP_X_FORWARDED_FOR=f"10.0.0.{n}, 203.0.113.7") for n in range(4)]
+    other_client = guess(client, HTTP_X_FORWARDED_FOR="203.0.113.8")
+
+    assert spoofed == [401, 401, 401, 429]
+    assert other_client == 401
+

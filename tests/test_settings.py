@@ -84,3 +84,12 @@ def test_the_wsgi_entry_point_freezes_what_start_up_built():
     assert result.returncode == 0, result.stderr
     assert int(frozen) > 10_000
     assert views_loaded == "True"
+
+
+def test_the_proxy_count_is_zero_unless_api_num_proxies_names_one():
+    def num_proxies(**environment: str) -> str:
+        command = "from django.conf import settings; print(settings.REST_FRAMEWORK['NUM_PROXIES'])"
+        return manage("shell", "-c", command, **environment).stdout.splitlines()[-1]
+
+    assert num_proxies() == "0"
+    assert num_proxies(API_NUM_PROXIES="2") == "2"

@@ -197,3 +197,89 @@ def test_behind_one_proxy_the_client_is_the_address_the_proxy_appended(
     assert spoofed == [401, 401, 401, 429]
     assert other_client == 401
 
+
+def assert_nothing_created() -> None:
+    assert not Business.objects.exists()
+    assert not User.objects.exists()
+    assert not ApiToken.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("username", "message"),
+    [
+        ("", "--username: This field cannot be blank."),
+        ("   ", "--username: This field cannot be blank."),
+        ("Joe Schmo", "--username: Enter a valid username."),
+        ("<script>", "--username: Enter a valid username."),
+        ("joe\x00", "--username: Enter a valid username."),
+        ("j" * 151, "--username: Ensure this value has at most 150 characters (it has 151)."),
+    ],
+    ids=repr,
+)
+def test_create_api_token_refuses_a_username_django_would_refuse(username, message):
+    with pytest.raises(CommandError) as refused:
+        create_token("--business", "43111", "--username", username)
+
+    assert str(refused.value).startswith(message)
+    assert_nothing_created()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "--business-name: This field cannot be blank."),
+        (" \t ", "--business-name: This field cannot be blank."),
+        ("n" * 201, "--business-name: Ensure this value has at most 200 characters (it has 201)."),
+        ("<script>alert(1)</script>", "--business-name: A business name cannot contain < or >."),
+        ("Demo\nVenue", "--business-name: A business name cannot contain control characters."),
+        ("Demo\x00Venue", "--business-name: A business name cannot contain control characters."),
+    ],
+    ids=repr,
+)
+def test_create_api_token_refuses_a_business_name_that_is_blank_too_long_or_markup(name, message):
+    with pytest.raises(CommandError) as refused:
+        create_token("--business", "43111", "--username", "JoeSchmo", "--business-name", name)
+
+    assert str(refused.value) == message
+    assert_nothing_created()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("business", ["0", "-1", str(2**63)])
+def test_create_api_token_refuses_a_business_id_the_column_cannot_hold(business):
+    with pytest.raises(CommandError, match="--business"):
+        create_token("--business", business, "--username", "JoeSchmo")
+    assert_nothing_created()
+
+
+@pytest.mark.django_db
+def test_a_business_name_keeps_its_punctuation_and_loses_surrounding_blanks():
+    create_token(
+        "--business",
+        "43111",
+        "--username",
+        "joe.schmo+ops@example.com",
+        "--business-name",
+        "  Smith & Sons — Café 'Ölmühle'  ",
+    )
+
+    assert Business.objects.get().name == "Smith & Sons — Café 'Ölmühle'"
+    assert User.objects.get().username == "joe.schmo+ops@example.com"
+
+
+def test_a_refused_name_is_one_line_and_exit_code_1_with_no_traceback(tmp_path):
+    from tests.test_settings import manage
+
+    result = manage(
+        *("create_api_token", "--business", "43111", "--username", "JoeSchmo"),
+        *("--business-name", "n" * 300),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "CommandError: --business-name: Ensure this value has at most 200 characters (it has 300)."
+    )

@@ -283,3 +283,33 @@ def test_a_refused_name_is_one_line_and_exit_code_1_with_no_traceback(tmp_path):
     assert result.stderr.strip() == (
         "CommandError: --business-name: Ensure this value has at most 200 characters (it has 300)."
     )
+
+
+@pytest.mark.django_db
+def test_seed_demo_prints_the_admin_url_of_the_address_served():
+    out = StringIO()
+    call_command("seed_demo", "--server-url", "http://0.0.0.0:8080", stdout=out)
+
+    assert "Admin: http://0.0.0.0:8080/admin/  user demo-staff" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "url", "served"),
+    [
+        ([], "http://127.0.0.1:8000", "127.0.0.1:8000"),
+        (["0.0.0.0:8080"], "http://0.0.0.0:8080", "0.0.0.0:8080"),
+        (["9000"], "http://127.0.0.1:9000", "9000"),
+        (["[::1]:8001"], "http://[::1]:8001", "[::1]:8001"),
+    ],
+)
+def test_dev_serve_passes_the_address_it_serves_to_seed_demo(monkeypatch, arguments, url, served):
+    import dev
+
+    commands = []
+    monkeypatch.setattr(dev, "ensure_environment", lambda: None)
+    monkeypatch.setattr(dev, "manage", lambda *arguments: commands.append(arguments))
+
+    dev.serve(arguments)
+
+    assert ("seed_demo", "--server-url", url) in commands
+    assert commands[-1] == ("runserver", "--noreload", served)

@@ -297,8 +297,11 @@ def test_more_than_a_thousand_query_parameters_is_a_json_400(api, booking, metho
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/v2/bookings", "/status", "/v2/schema"])
-def test_a_host_not_served_is_a_json_400_on_api_paths(api, path):
-    response = api.get(path, HTTP_HOST="attacker.example")
+@pytest.mark.parametrize(
+    "host", ["attacker.example", "127.0.0.1:abc", "a" * 5000, "", "127.0.0.1\x00"], ids=repr
+)
+def test_a_host_not_served_is_a_json_400_on_api_paths(api, path, host):
+    response = api.get(path, HTTP_HOST=host)
 
     assert response.status_code == 400
     assert response.json() == {"detail": "Bad request."}
@@ -327,3 +330,49 @@ def test_django_s_error_pages_are_json_on_api_paths_and_html_elsewhere(rf, handl
     assert page("/v2/bookings/1").status_code == status
     assert set(json.loads(page("/status").content)) == {"detail"}
     assert page("/admin/").headers["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "header",
+    [
+        "HTTP_X_FORWARDED_FOR",
+        "HTTP_X_REAL_IP",
+        "HTTP_FORWARDED",
+        "HTTP_CLIENT_IP",
+        "HTTP_TRUE_CLIENT_IP",
+        "HTTP_X_CLUSTER_CLIENT_IP",
+    ],
+)
+def test_rotating_a_client_address_header_does_not_escape_the_failed_token_throttle(
+    client, monkeypatch, header
+):
+    from django.core.cache import cache
+
+    from accounts.authentication import FailedAuthenticationThrottle
+
+    monkeypatch.setattr(
+        FailedAuthenticationThrottle, "THROTTLE_RATES", {"failed_authentication": "2/min"}
+    )
+    cache.clear()
+    codes = [
+        client.get(
+            "/v2/bookings", HTTP_AUTHORIZATION="Token guess", **{header: f"for=192.0.2.{n}"}
+        ).status_code
+        for n in range(4)
+    ]
+    cache.clear()
+
+    assert codes == [401, 401, 429, 429]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("length", ["-1", "+5", "1e3", "0x10", "99999999999999999999", "\u0663"])
+def test_an_odd_content_length_is_a_json_4xx(api, booking, length):
+    response = api.generic(
+        "POST", "/v2/bookings", '{"name": "x"}', "application/json", CONTENT_LENGTH=length
+    )
+
+    assert response.status_code in (400, 413)
+    assert response.json()["detail"]
+    assert_untouched(booking)

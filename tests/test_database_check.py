@@ -4,7 +4,6 @@ which one, why, what to do; exit status 1 and no traceback."""
 import pytest
 from django.db import connection
 
-from tests.conftest import requires_postgresql
 from tests.test_settings import manage
 
 
@@ -29,7 +28,7 @@ def test_a_postgresql_server_that_does_not_answer_is_named_with_what_to_do(comma
     )
 
 
-@requires_postgresql
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs a PostgreSQL server")
 @pytest.mark.parametrize(
     "command", [("migrate",), ("create_api_token", "--business", "1", "--username", "joe")]
 )

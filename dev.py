@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """One entry point for a fresh machine that has only python3.
 
-    python3 dev.py serve   # install, migrate, load demo data, print a token, run on :8000
-    python3 dev.py test    # install and run the whole test suite (pytest arguments pass through)
+    python3 dev.py serve [ADDRESS]  # install, migrate, load demo data, print a token, and
+                                    # serve on ADDRESS (default 127.0.0.1:8000)
+    python3 dev.py test             # install and run the whole test suite (pytest arguments
+                                    # pass through)
+
+ADDRESS is what runserver takes: a port (8080), or an address and port (0.0.0.0:8080,
+[::1]:8080).
 
 Both create ./.venv on first use and install the pinned dependencies from
 requirements.lock into it; later runs reuse it (reinstalling when the lock changes).
@@ -44,13 +49,19 @@ def manage(*arguments: str) -> None:
     run(PYTHON, "manage.py", *arguments)
 
 
+def server_url(address: str) -> str:
+    """The URL runserver answers on for ADDRESS in any form it takes: `8080`,
+    `0.0.0.0:8080`, `[::1]:8080`."""
+    return f"http://{address if ':' in address else f'127.0.0.1:{address}'}"
+
+
 def serve(arguments: list[str]) -> None:
+    address = arguments[0] if arguments else "127.0.0.1:8000"
     ensure_environment()
     manage("migrate", "--no-input")
     manage("collectstatic", "--no-input", "--verbosity", "0")
-    manage("seed_demo")
-    address = arguments[0] if arguments else "127.0.0.1:8000"
-    print(f"Serving on http://{address}/ (admin at /admin/, API at /v2/bookings and /status)")
+    manage("seed_demo", "--server-url", server_url(address))
+    print(f"Serving on {server_url(address)}/ (admin at /admin/, API at /v2/bookings and /status)")
     manage("runserver", "--noreload", address)
 
 

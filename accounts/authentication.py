@@ -9,7 +9,9 @@ from accounts.models import User, digest_token_key
 class FailedAuthenticationThrottle(SimpleRateThrottle):
     """Counts failed token attempts per client address (in the shared cache, so every
     app server sees the same count); past the rate, failures answer 429. A valid
-    token is never throttled and costs no extra query."""
+    token is never throttled and costs no extra query. The client address is DRF's
+    get_ident under NUM_PROXIES (settings: 0 unless API_NUM_PROXIES says otherwise), so
+    a client cannot pick its own by writing X-Forwarded-For."""
 
     scope = "failed_authentication"
 

@@ -188,10 +188,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "failed_authentication": os.environ.get("API_FAILED_AUTH_RATE", "30/min"),
     },
-    # Client addresses come from REMOTE_ADDR unless a proxy count is configured.
-    "NUM_PROXIES": int(os.environ["API_NUM_PROXIES"])
-    if os.environ.get("API_NUM_PROXIES")
-    else None,
+    # The client address (which failed token attempts are counted by) is REMOTE_ADDR,
+    # unless API_NUM_PROXIES=N proxies stand in front: then it is the Nth address from
+    # the end of X-Forwarded-For, the one the outermost proxy appended. 0, not DRF's
+    # default None: with None DRF keys on the whole header, which a client can rotate.
+    "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES") or 0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Fields hand dates and datetimes to the renderer, which writes them in C
     # (config/renderers.py): YYYY-MM-DD, and ISO 8601 in UTC with a `Z`.

@@ -1,5 +1,7 @@
 """View behaviour shared by the API: JSON error pages, strict query strings."""
 
+from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent
 from django.http import JsonResponse
 from django.views import defaults
 from rest_framework.exceptions import ValidationError
@@ -9,6 +11,29 @@ API_PREFIXES = ("/v2/", "/status")
 
 def is_api_path(path: str) -> bool:
     return path.startswith(API_PREFIXES)
+
+
+def bad_request(request, exception=None):
+    """Django's answer to a SuspiciousOperation (a Host not served, more query
+    parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS): the API's JSON 400 on its paths.
+    Only the parameter count is explained; other reasons stay in the security log, as
+    Django's own page keeps them."""
+    if not is_api_path(request.path):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return JsonResponse(
+            {"detail": f"Too many query parameters: the limit is {limit}."}, status=400
+        )
+    return JsonResponse({"detail": "Bad request."}, status=400)
+
+
+def permission_denied(request, exception=None):
+    if is_api_path(request.path):
+        return JsonResponse(
+            {"detail": "You do not have permission to perform this action."}, status=403
+        )
+    return defaults.permission_denied(request, exception)
 
 
 def not_found(request, exception=None):

@@ -5,12 +5,15 @@
 #   scripts/postgres.sh stop DATADIR
 #
 # Used by .ci/run and bench/. Runs the server as the `postgres` system user
-# (created by Debian's package) with trust auth on 127.0.0.1 only.
+# (created by Debian's package) with trust auth on 127.0.0.1 only. `start` is
+# idempotent: it leaves a running server running and creates the database of the
+# URL it prints only when missing, so the URL always names a database that exists.
 set -euo pipefail
 
 action=${1:?usage: postgres.sh start|stop DATADIR [PORT]}
 datadir=${2:?DATADIR required}
 port=${3:-54329}
+database=booking_status
 
 find_bindir() {
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
@@ -35,10 +38,18 @@ case "$action" in
     if [ ! -f "$datadir/PG_VERSION" ]; then
       as_postgres "$bindir/initdb" -D "$datadir" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
     fi
-    as_postgres "$bindir/pg_ctl" -D "$datadir" -l "$datadir/server.log" -w -t 60 \
-      -o "-h 127.0.0.1 -p $port -k $datadir -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-      start >&2
-    echo "postgres://postgres@127.0.0.1:$port/booking_status"
+    if as_postgres "$bindir/pg_ctl" -D "$datadir" status >/dev/null 2>&1; then
+      echo "PostgreSQL in $datadir is already running" >&2
+    else
+      as_postgres "$bindir/pg_ctl" -D "$datadir" -l "$datadir/server.log" -w -t 60 \
+        -o "-h 127.0.0.1 -p $port -k $datadir -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        start >&2
+    fi
+    psql=("$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -X -q -t -A)
+    if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$database'")" != 1 ]; then
+      "${psql[@]}" -c "CREATE DATABASE $database" >&2
+    fi
+    echo "postgres://postgres@127.0.0.1:$port/$database"
     ;;
   stop)
     bindir=$(find_bindir)

@@ -155,3 +155,161 @@ def test_staff_with_every_permission_still_cannot_reach_tenants_users_or_tokens(
 
     assert response.status_code in (302, 403, 404)
     assert b"Rival Hall" not in response.content
+
+
+@pytest.fixture
+def failures_allowed_three_times(monkeypatch):
+    from django.core.cache import cache
+
+    from accounts.authentication import FailedAuthenticationThrottle
+
+    monkeypatch.setattr(
+        FailedAuthenticationThrottle, "THROTTLE_RATES", {"failed_authentication": "3/min"}
+    )
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def guess(client, **headers) -> int:
+    return client.get("/v2/bookings", HTTP_AUTHORIZATION="Token guess", **headers).status_code
+
+
+@pytest.mark.django_db
+def test_without_a_proxy_count_x_forwarded_for_cannot_escape_the_throttle(
+    client, failures_allowed_three_times
+):
+    codes = [guess(client, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}") for n in range(5)]
+
+    assert codes == [401, 401, 401, 429, 429]
+
+
+@pytest.mark.django_db
+def test_behind_one_proxy_the_client_is_the_address_the_proxy_appended(
+    client, settings, failures_allowed_three_times
+):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+    # The hops a client writes itself do not matter; the one the proxy appended does.
+    spoofed = [guess(client, HTTP_X_FORWARDED_FOR=f"10.0.0.{n}, 203.0.113.7") for n in range(4)]
+    other_client = guess(client, HTTP_X_FORWARDED_FOR="203.0.113.8")
+
+    assert spoofed == [401, 401, 401, 429]
+    assert other_client == 401
+
+
+def assert_nothing_created() -> None:
+    assert not Business.objects.exists()
+    assert not User.objects.exists()
+    assert not ApiToken.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("username", "message"),
+    [
+        ("", "--username: This field cannot be blank."),
+        ("   ", "--username: This field cannot be blank."),
+        ("Joe Schmo", "--username: Enter a valid username."),
+        ("<script>", "--username: Enter a valid username."),
+        ("joe\x00", "--username: Enter a valid username."),
+        ("j" * 151, "--username: Ensure this value has at most 150 characters (it has 151)."),
+    ],
+    ids=repr,
+)
+def test_create_api_token_refuses_a_username_django_would_refuse(username, message):
+    with pytest.raises(CommandError) as refused:
+        create_token("--business", "43111", "--username", username)
+
+    assert str(refused.value).startswith(message)
+    assert_nothing_created()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "--business-name: This field cannot be blank."),
+        (" \t ", "--business-name: This field cannot be blank."),
+        ("n" * 201, "--business-name: Ensure this value has at most 200 characters (it has 201)."),
+        ("<script>alert(1)</script>", "--business-name: A business name cannot contain < or >."),
+        ("Demo\nVenue", "--business-name: A business name cannot contain control characters."),
+        ("Demo\x00Venue", "--business-name: A business name cannot contain control characters."),
+    ],
+    ids=repr,
+)
+def test_create_api_token_refuses_a_business_name_that_is_blank_too_long_or_markup(name, message):
+    with pytest.raises(CommandError) as refused:
+        create_token("--business", "43111", "--username", "JoeSchmo", "--business-name", name)
+
+    assert str(refused.value) == message
+    assert_nothing_created()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("business", ["0", "-1", str(2**63)])
+def test_create_api_token_refuses_a_business_id_the_column_cannot_hold(business):
+    with pytest.raises(CommandError, match="--business"):
+        create_token("--business", business, "--username", "JoeSchmo")
+    assert_nothing_created()
+
+
+@pytest.mark.django_db
+def test_a_business_name_keeps_its_punctuation_and_loses_surrounding_blanks():
+    create_token(
+        "--business",
+        "43111",
+        "--username",
+        "joe.schmo+ops@example.com",
+        "--business-name",
+        "  Smith & Sons — Café 'Ölmühle'  ",
+    )
+
+    assert Business.objects.get().name == "Smith & Sons — Café 'Ölmühle'"
+    assert User.objects.get().username == "joe.schmo+ops@example.com"
+
+
+def test_a_refused_name_is_one_line_and_exit_code_1_with_no_traceback(tmp_path):
+    from tests.test_settings import manage
+
+    result = manage(
+        *("create_api_token", "--business", "43111", "--username", "JoeSchmo"),
+        *("--business-name", "n" * 300),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "CommandError: --business-name: Ensure this value has at most 200 characters (it has 300)."
+    )
+
+
+@pytest.mark.django_db
+def test_seed_demo_prints_the_admin_url_of_the_address_served():
+    out = StringIO()
+    call_command("seed_demo", "--server-url", "http://0.0.0.0:8080", stdout=out)
+
+    assert "Admin: http://0.0.0.0:8080/admin/  user demo-staff" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "url", "served"),
+    [
+        ([], "http://127.0.0.1:8000", "127.0.0.1:8000"),
+        (["0.0.0.0:8080"], "http://0.0.0.0:8080", "0.0.0.0:8080"),
+        (["9000"], "http://127.0.0.1:9000", "9000"),
+        (["[::1]:8001"], "http://[::1]:8001", "[::1]:8001"),
+    ],
+)
+def test_dev_serve_passes_the_address_it_serves_to_seed_demo(monkeypatch, arguments, url, served):
+    import dev
+
+    commands = []
+    monkeypatch.setattr(dev, "ensure_environment", lambda: None)
+    monkeypatch.setattr(dev, "manage", lambda *arguments: commands.append(arguments))
+
+    dev.serve(arguments)
+
+    assert ("seed_demo", "--server-url", url) in commands
+    assert commands[-1] == ("runserver", "--noreload", served)

@@ -264,3 +264,115 @@ def test_booking_ids_too_long_to_be_numbers_are_404s(api, suffix):
         response = api.get(path)
     assert response.status_code == 404
     assert response.json()["detail"]
+
+
+TOO_MANY_PARAMETERS = "&".join(f"p{n}=1" for n in range(1001))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/v2/bookings"),
+        ("get", "/v2/bookings/{pk}"),
+        ("get", "/v2/bookings/{pk}/status_history"),
+        ("post", "/v2/bookings/{pk}/change_status"),
+        ("get", "/status"),
+        ("put", "/status"),
+        ("get", "/v2/schema"),
+    ],
+)
+def test_more_than_a_thousand_query_parameters_is_a_json_400(api, booking, method, path):
+    url = f"{path.format(pk=booking.pk)}?{TOO_MANY_PARAMETERS}"
+    if method == "get":
+        response = api.get(url)  # data would replace the query string
+    else:
+        response = getattr(api, method)(url, {"status": "lost"}, format="json")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Too many query parameters: the limit is 1000."}
+    assert_untouched(booking)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/v2/bookings", "/status", "/v2/schema"])
+@pytest.mark.parametrize(
+    "host", ["attacker.example", "127.0.0.1:abc", "a" * 5000, "", "127.0.0.1\x00"], ids=repr
+)
+def test_a_host_not_served_is_a_json_400_on_api_paths(api, path, host):
+    response = api.get(path, HTTP_HOST=host)
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Bad request."}
+
+
+@pytest.mark.django_db
+def test_pages_outside_the_api_keep_django_s_html_400(client):
+    response = client.get(f"/admin/login/?{TOO_MANY_PARAMETERS}")
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("handler", "status"),
+    [("bad_request", 400), ("permission_denied", 403), ("not_found", 404)],
+)
+def test_django_s_error_pages_are_json_on_api_paths_and_html_elsewhere(rf, handler, status):
+    from django.core.exceptions import SuspiciousOperation
+
+    from core import views
+
+    def page(path: str):
+        return getattr(views, handler)(rf.get(path), SuspiciousOperation("why"))
+
+    assert page("/v2/bookings/1").status_code == status
+    assert set(json.loads(page("/status").content)) == {"detail"}
+    assert page("/admin/").headers["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "header",
+    [
+        "HTTP_X_FORWARDED_FOR",
+        "HTTP_X_REAL_IP",
+        "HTTP_FORWARDED",
+        "HTTP_CLIENT_IP",
+        "HTTP_TRUE_CLIENT_IP",
+        "HTTP_X_CLUSTER_CLIENT_IP",
+    ],
+)
+def test_rotating_a_client_address_header_does_not_escape_the_failed_token_throttle(
+    client, monkeypatch, header
+):
+    from django.core.cache import cache
+
+    from accounts.authentication import FailedAuthenticationThrottle
+
+    monkeypatch.setattr(
+        FailedAuthenticationThrottle, "THROTTLE_RATES", {"failed_authentication": "2/min"}
+    )
+    cache.clear()
+    codes = [
+        client.get(
+            "/v2/bookings", HTTP_AUTHORIZATION="Token guess", **{header: f"for=192.0.2.{n}"}
+        ).status_code
+        for n in range(4)
+    ]
+    cache.clear()
+
+    assert codes == [401, 401, 429, 429]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("length", ["-1", "+5", "1e3", "0x10", "99999999999999999999", "\u0663"])
+def test_an_odd_content_length_is_a_json_4xx(api, booking, length):
+    response = api.generic(
+        "POST", "/v2/bookings", '{"name": "x"}', "application/json", CONTENT_LENGTH=length
+    )
+
+    assert response.status_code in (400, 413)
+    assert response.json()["detail"]
+    assert_untouched(booking)

@@ -49,14 +49,16 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
-def test_debug_is_off_unless_asked_for():
-    def debug(**environment: str) -> str:
-        command = "from django.conf import settings; print(settings.DEBUG)"
-        return manage("shell", "-c", command, **environment).stdout.splitlines()[-1]
+def setting(expression: str, **environment: str) -> str:
+    """str() of a settings expression (e.g. `DEBUG`) as a fresh process sees it."""
+    command = f"from django.conf import settings; print(settings.{expression})"
+    return manage("shell", "-c", command, **environment).stdout.splitlines()[-1]
 
-    assert debug() == "False"
-    assert debug(DJANGO_DEBUG="1") == "True"
-    assert debug(**production(DJANGO_DEBUG="")) == "False"
+
+def test_debug_is_off_unless_asked_for():
+    assert setting("DEBUG") == "False"
+    assert setting("DEBUG", DJANGO_DEBUG="1") == "True"
+    assert setting("DEBUG", **production(DJANGO_DEBUG="")) == "False"
 
 
 def test_models_and_migrations_agree():
@@ -84,3 +86,10 @@ def test_the_wsgi_entry_point_freezes_what_start_up_built():
     assert result.returncode == 0, result.stderr
     assert int(frozen) > 10_000
     assert views_loaded == "True"
+
+
+def test_the_proxy_count_is_zero_unless_api_num_proxies_names_one():
+    num_proxies = "REST_FRAMEWORK['NUM_PROXIES']"
+
+    assert setting(num_proxies) == "0"
+    assert setting(num_proxies, API_NUM_PROXIES="2") == "2"

@@ -1,6 +1,10 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import issue_api_token
+
+# The command's option for each field validated_account names in its errors.
+OPTION_OF_FIELD = {"id": "--business", "name": "--business-name", "username": "--username"}
 
 
 class Command(BaseCommand):
@@ -11,8 +15,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--business", type=int, required=True, help="business id, e.g. 43111")
-        parser.add_argument("--username", required=True)
-        parser.add_argument("--business-name", help="name for a business created by this command")
+        parser.add_argument(
+            "--username",
+            required=True,
+            help="Django's username rules: up to 150 letters, digits and @ . + - _",
+        )
+        parser.add_argument(
+            "--business-name",
+            help="name for a business created by this command: up to 200 characters, "
+            "no control characters, no < or >",
+        )
 
     def handle(self, *args, business, username, business_name, **options):
         if business <= 0:
@@ -21,6 +33,13 @@ class Command(BaseCommand):
             user, key = issue_api_token(
                 business_id=business, username=username, business_name=business_name
             )
+        except ValidationError as error:
+            raise CommandError(
+                "\n".join(
+                    f"{OPTION_OF_FIELD[field]}: {' '.join(messages)}"
+                    for field, messages in error.message_dict.items()
+                )
+            ) from error
         except ValueError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"Token for {user.username} of business {business} (shown once):")

@@ -17,8 +17,16 @@ class Command(BaseCommand):
         "the staff password and a new API token. Safe to re-run."
     )
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--server-url",
+            default="http://127.0.0.1:8000",
+            help="where the server will answer, for the admin link printed "
+            "(default http://127.0.0.1:8000; dev.py serve passes the address it serves)",
+        )
+
     @transaction.atomic
-    def handle(self, *args, **options):
+    def handle(self, *args, server_url: str, **options):
         business, _ = Business.objects.get_or_create(
             id=DEMO_BUSINESS_ID, defaults={"name": "Demo Venue"}
         )
@@ -35,7 +43,7 @@ class Command(BaseCommand):
         _, key = issue_api_token(business_id=business.id, username=DEMO_API_USER)
         self.stdout.write(f"Demo business: {business}")
         self.stdout.write(
-            f"Admin: http://127.0.0.1:8000/admin/  user {DEMO_STAFF}  password {password}"
+            f"Admin: {server_url.rstrip('/')}/admin/  user {DEMO_STAFF}  password {password}"
         )
         self.stdout.write(f"API token for {DEMO_API_USER} (Authorization: Token <key>):")
         self.stdout.write(key)

@@ -2,8 +2,9 @@
 
 A staff user tied to a business sees that business's statuses and the shared defaults,
 and changes only the former; superusers change everything. Writes go through the same
-code as the API: `services.create_status` (which forks the shared list on a business's
-first status), `Status.apply_changes` and `services.fork_shared_statuses`.
+aggregate as the API, `services.StatusList` (whose first write to a business's list
+forks the shared one): the add and change forms, the list's inline edits and the fork
+action.
 """
 
 from django import forms
@@ -14,9 +15,9 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from accounts.models import Business
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
 from statuses.models import WRITABLE_FIELDS, Status
-from statuses.services import create_status, fork_shared_statuses
+from statuses.services import StatusList
 
 SHARED = "shared"
 
@@ -242,16 +243,20 @@ class StatusAdmin(admin.ModelAdmin):
             changes = {name: form.cleaned_data[name] for name in form.changed_data}
             if changes:
                 obj.apply_changes(changes, by=request.user)
-        elif obj.business_id is None:
-            obj.created_user = request.user.get_username()
-            obj.save(force_insert=True)
         else:
             fields = {name: form.cleaned_data[name] for name in WRITABLE_FIELDS}
-            created = create_status(obj.business_id, fields, by=request.user)
-            # The business's first status forks the shared list; the form's object
+            created = StatusList.of(obj.business_id).add(fields, by=request.user)
+            # A business's first status forks the shared list; the form's object
             # becomes the created (or matching copied) status.
             obj.pk = created.pk
             obj.refresh_from_db()
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except NotFound:
+            # Deleted by someone else while this change was saved: nothing was written.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
 
     @admin.action(description="Copy the shared status list into the business", permissions=["add"])
     def fork_shared_list(self, request, queryset):
@@ -278,7 +283,7 @@ class StatusAdmin(admin.ModelAdmin):
 
     def fork_into(self, request, business: Business) -> None:
         try:
-            copies = fork_shared_statuses(business, by=request.user)
+            copies = StatusList.of(business).fork(by=request.user)
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return

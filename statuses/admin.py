@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, F, OuterRef
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
@@ -158,14 +159,29 @@ class StatusAdmin(admin.ModelAdmin):
             "staff_business": request.user.business if business_id is not None else None,
             **(extra_context or {}),
         }
-        return super().changelist_view(request, extra_context=context)
+        try:
+            return super().changelist_view(request, extra_context=context)
+        except NotFound as error:
+            # A row was deleted by someone else while the list's edits were saved; the
+            # edits' transaction rolled back, so nothing was written.
+            self.message_user(
+                request,
+                f"{error.message} Perhaps it was deleted? Nothing was saved.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         context = {
             "shared_read_only": not request.user.is_superuser,
             **(extra_context or {}),
         }
-        return super().change_view(request, object_id, form_url, extra_context=context)
+        try:
+            return super().change_view(request, object_id, form_url, extra_context=context)
+        except NotFound:
+            # Deleted by someone else while this change was saved: the change's
+            # transaction rolled back, and the admin says so as for any missing object.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
 
     # --- scoping ------------------------------------------------------------
 
@@ -250,13 +266,6 @@ class StatusAdmin(admin.ModelAdmin):
             # becomes the created (or matching copied) status.
             obj.pk = created.pk
             obj.refresh_from_db()
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except NotFound:
-            # Deleted by someone else while this change was saved: nothing was written.
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
 
     @admin.action(description="Copy the shared status list into the business", permissions=["add"])
     def fork_shared_list(self, request, queryset):

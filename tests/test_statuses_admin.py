@@ -4,6 +4,7 @@ superusers; an action forks the shared list."""
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -12,6 +13,8 @@ from django.urls import reverse
 from accounts.models import User
 from statuses.models import Status
 from statuses.services import fork_shared_statuses
+from tests.conftest import requires_postgresql
+from tests.test_statuses_api import deleted_meanwhile, shared_defaults_installed  # noqa: F401
 
 CHANGELIST = reverse("admin:statuses_status_changelist")
 ADD = reverse("admin:statuses_status_add")
@@ -204,6 +207,22 @@ def test_staff_edits_an_own_status_through_the_change_form(staff_client, ours):
     assert ours.modified_at is not None
 
 
+@requires_postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("shared_defaults_installed")
+def test_a_change_whose_status_is_deleted_while_it_is_saved_says_it_does_not_exist(
+    staff_client, ours
+):
+    with deleted_meanwhile(ours):
+        response = staff_client.post(change_url(ours), change_form(ours, sort_order=30))
+
+    assert response.status_code == 302
+    messages = [str(message) for message in get_messages(response.wsgi_request)]
+    assert any("doesn’t exist" in message for message in messages), messages
+    assert not Status.objects.filter(pk=ours.pk).exists()
+    assert not Status.objects.filter(business_id=ours.business_id, sort_order=30).exists()
+
+
 def test_change_form_refuses_a_duplicate_status_and_sub_status(staff_client, ours):
     before = all_rows()
 
@@ -257,6 +276,22 @@ def test_staff_edits_own_rows_in_the_list(staff_client, ours):
     ours.refresh_from_db()
     assert (ours.sort_order, ours.active, ours.user_selectable) == (42, False, False)
     assert ours.modified_user == "desk"
+
+
+@requires_postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("shared_defaults_installed")
+def test_a_list_edit_whose_row_is_deleted_while_it_is_saved_is_refused_and_writes_nothing(
+    staff_client, ours
+):
+    with deleted_meanwhile(ours):
+        response = staff_client.post(CHANGELIST, list_edit(ours, sort_order=30))
+
+    assert response.status_code == 302
+    messages = [str(message) for message in get_messages(response.wsgi_request)]
+    assert any("Nothing was saved" in message for message in messages), messages
+    assert not Status.objects.filter(pk=ours.pk).exists()
+    assert not Status.objects.filter(business_id=ours.business_id, sort_order=30).exists()
 
 
 def test_staff_list_edit_of_a_shared_row_is_ignored(staff_client, shared):

@@ -4,11 +4,13 @@ write, and the checks on every write."""
 import datetime as dt
 import importlib
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 from django.apps import apps
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -972,6 +974,66 @@ def test_concurrent_first_posts_of_one_name_create_it_once():
     assert sorted(codes) == [201] + [409] * (FIRST_POSTERS - 1)
     assert_one_copy_of_each_shared_status()
     assert Status.objects.for_business(BUSINESS_ID).count() == len(SHARED_DEFAULTS) + 1
+
+
+@contextmanager
+def deleted_meanwhile(status: Status) -> Iterator[None]:
+    """Run the block while another transaction (a thread with its own connection) holds
+    `status` deleted but not committed; that transaction commits once this thread's
+    connection waits for it (on the deleted row's lock), so the block's write finds the
+    row gone only after it has started."""
+    deleted, outcome = threading.Event(), {}
+
+    def delete_and_commit_once_waited_for() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                Status.objects.filter(pk=status.pk).delete()
+                deleted.set()
+                outcome["waited_for"] = wait_until_someone_waits_for(cursor)
+        except Exception as error:  # reported by the test, not lost in the thread
+            outcome["error"] = error
+        finally:
+            deleted.set()
+            connection.close()
+
+    deleter = threading.Thread(target=delete_and_commit_once_waited_for)
+    deleter.start()
+    deleted.wait(timeout=30)
+    try:
+        yield
+    finally:
+        deleter.join(timeout=30)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["waited_for"], "the write never waited for the deleting transaction"
+
+
+def wait_until_someone_waits_for(cursor, seconds: float = 10) -> bool:
+    """Whether another connection came to wait on this one's locks within `seconds`."""
+    deadline = timezone.now() + dt.timedelta(seconds=seconds)
+    while timezone.now() < deadline:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # pg_stat_activity, afresh
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "
+            "WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid)))"
+        )
+        if cursor.fetchone()[0]:
+            return True
+        threading.Event().wait(0.02)
+    return False
+
+
+@requires_postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("shared_defaults_installed")
+def test_a_put_whose_status_is_deleted_while_it_runs_is_404_and_writes_nothing(api, own_status):
+    body = as_sent_back(own_status, subStatus="Late", sortOrder=30)
+
+    with deleted_meanwhile(own_status):
+        response = api.put("/status", body, format="json")
+
+    assert response.status_code == 404
+    assert not Status.objects.filter(pk=own_status.pk).exists()
+    assert not Status.objects.filter(sub_status="Late").exists()
 
 
 @pytest.mark.django_db

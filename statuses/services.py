@@ -24,10 +24,6 @@ if TYPE_CHECKING:
 
     User = AbstractBaseUser | str | None
 
-# Ids are 64-bit: a larger (or non-positive) one names no status.
-STATUS_ID_MAX = 2**63 - 1
-
-
 class StatusList:
     """A business's status list (`business_id` None: the shared defaults, which only
     superusers change, in the admin)."""
@@ -47,14 +43,13 @@ class StatusList:
         """Status `status_id` of this list. Raises NotAllowed for a shared status (when
         this is a business's list: it must POST a copy first), then NotFound for an
         unknown status or another business's (as if it did not exist)."""
-        found = None
-        if 0 < status_id <= STATUS_ID_MAX:
-            statuses = Status.objects.reachable_by(self.business_id).filter(pk=status_id)
-            if for_update:
-                statuses = statuses.select_for_update(no_key=True)
-            found = statuses.first()
-        if found is None:
-            raise NotFound(f"There is no status {status_id} in your business's list.")
+        statuses = Status.objects.reachable_by(self.business_id)
+        if for_update:
+            statuses = statuses.select_for_update(no_key=True)
+        try:
+            found = statuses.get(pk=status_id)
+        except Status.DoesNotExist:
+            raise NotFound(f"There is no status {status_id} in your business's list.") from None
         if found.is_shared and not self.is_shared:
             raise NotAllowed(
                 f"Status {status_id} is a shared default status, which cannot be changed. "

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     User = AbstractBaseUser | str | None
 
+
 class StatusList:
     """A business's status list (`business_id` None: the shared defaults, which only
     superusers change, in the admin)."""

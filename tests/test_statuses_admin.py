@@ -210,15 +210,24 @@ def test_staff_edits_an_own_status_through_the_change_form(staff_client, ours):
 @requires_postgresql
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("shared_defaults_installed")
-def test_a_change_whose_status_is_deleted_while_it_is_saved_says_it_does_not_exist(
-    staff_client, ours
+@pytest.mark.parametrize(
+    ("page", "told"),
+    [("change form", "doesn’t exist. Perhaps it was deleted?"), ("list", "Nothing was saved.")],
+)
+def test_an_edit_whose_status_is_deleted_while_it_is_saved_says_so_and_writes_nothing(
+    staff_client, ours, page, told
 ):
+    if page == "change form":
+        url, data = change_url(ours), change_form(ours, sort_order=30)
+    else:
+        url, data = CHANGELIST, list_edit(ours, sort_order=30)
+
     with deleted_meanwhile(ours):
-        response = staff_client.post(change_url(ours), change_form(ours, sort_order=30))
+        response = staff_client.post(url, data)
 
     assert response.status_code == 302
     messages = [str(message) for message in get_messages(response.wsgi_request)]
-    assert any("doesn’t exist" in message for message in messages), messages
+    assert any(told in message for message in messages), messages
     assert not Status.objects.filter(pk=ours.pk).exists()
     assert not Status.objects.filter(business_id=ours.business_id, sort_order=30).exists()
 
@@ -276,22 +285,6 @@ def test_staff_edits_own_rows_in_the_list(staff_client, ours):
     ours.refresh_from_db()
     assert (ours.sort_order, ours.active, ours.user_selectable) == (42, False, False)
     assert ours.modified_user == "desk"
-
-
-@requires_postgresql
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("shared_defaults_installed")
-def test_a_list_edit_whose_row_is_deleted_while_it_is_saved_is_refused_and_writes_nothing(
-    staff_client, ours
-):
-    with deleted_meanwhile(ours):
-        response = staff_client.post(CHANGELIST, list_edit(ours, sort_order=30))
-
-    assert response.status_code == 302
-    messages = [str(message) for message in get_messages(response.wsgi_request)]
-    assert any("Nothing was saved" in message for message in messages), messages
-    assert not Status.objects.filter(pk=ours.pk).exists()
-    assert not Status.objects.filter(business_id=ours.business_id, sort_order=30).exists()
 
 
 def test_staff_list_edit_of_a_shared_row_is_ignored(staff_client, shared):

@@ -170,7 +170,7 @@ class Status(models.Model):
         """Update the writable fields given in `changes` (others keep their values)
         through its list (services.StatusList.update); the instance then holds the row
         as stored."""
-        from statuses.services import StatusList
+        from statuses.services import StatusList  # which imports this module
 
         changed = StatusList.of(self.business_id).update(self.pk, changes, by=by)
         STATUS_ROWS.copy_values(changed, self)

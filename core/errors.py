@@ -28,5 +28,10 @@ class NotAllowed(DomainError):
     """The caller may not do this to this object (a shared status, another business)."""
 
 
+class NotFound(DomainError):
+    """The object is not there for this caller: unknown, another business's, or deleted
+    while the operation waited for it."""
+
+
 class AlreadyExists(DomainError):
     """The object the caller asked to create is there already."""

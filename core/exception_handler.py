@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
-from core.errors import AlreadyExists, DomainError, InvalidValue, NotAllowed
+from core.errors import AlreadyExists, DomainError, InvalidValue, NotAllowed, NotFound
 from core.idempotency import IdempotencyKeyReused
 
 logger = logging.getLogger(__name__)
@@ -16,6 +16,7 @@ DOMAIN_ERROR_STATUS = {
     IdempotencyKeyReused: status.HTTP_422_UNPROCESSABLE_ENTITY,
     InvalidValue: status.HTTP_400_BAD_REQUEST,
     NotAllowed: status.HTTP_403_FORBIDDEN,
+    NotFound: status.HTTP_404_NOT_FOUND,
     AlreadyExists: status.HTTP_409_CONFLICT,
 }
 

@@ -3,8 +3,9 @@
 The ORM builds a statement anew on each call: on the benchmark machine that is
 0.4–0.9 ms of CPU (`Booking.objects.get` 1.3 ms in all), several times what
 PostgreSQL spends running it, for SQL that never changes shape. The token lookup,
-the booking read and lock, change_status's update and history insert, and the
-status list are therefore written here as SQL (see docs/benchmarks.md).
+the booking read and lock, and change_status's update and history insert are
+therefore written here as SQL (see docs/benchmarks.md); the status list runs the
+statement the ORM compiled for it once (`Status.objects.active_list_of`).
 
 The SQL is still derived from the models, so it cannot drift from them: column
 lists come from `_meta`, values are prepared by each field (`get_db_prep_save`),
@@ -138,22 +139,6 @@ def update(instance: models.Model, field_names: Sequence[str], *, using: str = "
     return run(sql, params, using, rows=False)
 
 
-def update_returning(
-    rows: ModelRows, values: dict[str, Any], where: dict[str, Any], *, using: str = "default"
-) -> list[models.Model]:
-    """UPDATE the rows of `rows.model` whose fields equal `where` (None: IS NULL) to
-    `values`, in one statement; return them as they now are, as instances. No signals
-    are sent and nothing is stamped that `values` does not hold."""
-    connection = connections[using]
-    value_fields, where_fields, sql = _update_returning_statement(
-        rows, tuple(values), tuple((name, where[name] is None) for name in where)
-    )
-    params = [field.get_db_prep_save(values[field.name], connection) for field in value_fields] + [
-        field.get_db_prep_save(where[field.name], connection) for field in where_fields
-    ]
-    return rows.instances(run(sql, params, using), using)
-
-
 # Each model's statement for a field list is built once (the callers use a few lists).
 
 
@@ -175,25 +160,3 @@ def _update_statement(model: type[models.Model], field_names: tuple[str, ...]) -
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     sql = f"UPDATE {quote(opts.db_table)} SET {assignments} WHERE {quote(opts.pk.column)} = %s"
     return fields, sql
-
-
-@functools.lru_cache(maxsize=512)
-def _update_returning_statement(
-    rows: ModelRows, value_names: tuple[str, ...], where: tuple[tuple[str, bool], ...]
-) -> tuple:
-    opts = rows.model._meta
-    value_fields = tuple(opts.get_field(name) for name in value_names)
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in value_fields)
-    conditions, where_fields = [], []
-    for name, is_null in where:
-        field = opts.get_field(name)
-        if is_null:
-            conditions.append(f"{quote(field.column)} IS NULL")
-        else:
-            conditions.append(f"{quote(field.column)} = %s")
-            where_fields.append(field)
-    sql = (
-        f"UPDATE {rows.table} SET {assignments} WHERE {' AND '.join(conditions)} "
-        f"RETURNING {rows.columns()}"
-    )
-    return value_fields, tuple(where_fields), sql

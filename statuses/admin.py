@@ -2,21 +2,23 @@
 
 A staff user tied to a business sees that business's statuses and the shared defaults,
 and changes only the former; superusers change everything. Writes go through the same
-code as the API: `services.create_status` (which forks the shared list on a business's
-first status), `Status.apply_changes` and `services.fork_shared_statuses`.
+aggregate as the API, `services.StatusList` (whose first write to a business's list
+forks the shared one): the add and change forms, the list's inline edits and the fork
+action.
 """
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, F, OuterRef
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from accounts.models import Business
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
 from statuses.models import WRITABLE_FIELDS, Status
-from statuses.services import create_status, fork_shared_statuses
+from statuses.services import StatusList
 
 SHARED = "shared"
 
@@ -157,14 +159,29 @@ class StatusAdmin(admin.ModelAdmin):
             "staff_business": request.user.business if business_id is not None else None,
             **(extra_context or {}),
         }
-        return super().changelist_view(request, extra_context=context)
+        try:
+            return super().changelist_view(request, extra_context=context)
+        except NotFound as error:
+            # A row was deleted by someone else while the list's edits were saved; the
+            # edits' transaction rolled back, so nothing was written.
+            self.message_user(
+                request,
+                f"{error.message} Perhaps it was deleted? Nothing was saved.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         context = {
             "shared_read_only": not request.user.is_superuser,
             **(extra_context or {}),
         }
-        return super().change_view(request, object_id, form_url, extra_context=context)
+        try:
+            return super().change_view(request, object_id, form_url, extra_context=context)
+        except NotFound:
+            # Deleted by someone else while this change was saved: the change's
+            # transaction rolled back, and the admin says so as for any missing object.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
 
     # --- scoping ------------------------------------------------------------
 
@@ -242,13 +259,10 @@ class StatusAdmin(admin.ModelAdmin):
             changes = {name: form.cleaned_data[name] for name in form.changed_data}
             if changes:
                 obj.apply_changes(changes, by=request.user)
-        elif obj.business_id is None:
-            obj.created_user = request.user.get_username()
-            obj.save(force_insert=True)
         else:
             fields = {name: form.cleaned_data[name] for name in WRITABLE_FIELDS}
-            created = create_status(obj.business_id, fields, by=request.user)
-            # The business's first status forks the shared list; the form's object
+            created = StatusList.of(obj.business_id).add(fields, by=request.user)
+            # A business's first status forks the shared list; the form's object
             # becomes the created (or matching copied) status.
             obj.pk = created.pk
             obj.refresh_from_db()
@@ -278,7 +292,7 @@ class StatusAdmin(admin.ModelAdmin):
 
     def fork_into(self, request, business: Business) -> None:
         try:
-            copies = fork_shared_statuses(business, by=request.user)
+            copies = StatusList.of(business).fork(by=request.user)
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return

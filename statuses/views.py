@@ -2,7 +2,6 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,7 +19,6 @@ from core.schema import (
 from core.views import RejectUnknownQueryParametersMixin
 from statuses.models import Status
 from statuses.serializers import (
-    BIGINT_MAX,
     StatusCreateTargetSerializer,
     StatusFieldsSerializer,
     StatusSerializer,
@@ -28,7 +26,7 @@ from statuses.serializers import (
     StatusWriteSerializer,
     status_json,
 )
-from statuses.services import create_status
+from statuses.services import StatusList
 
 SHARED_OR_OTHER_BUSINESS = error(
     "A shared status (POST a copy first), or a businessId other than the caller's."
@@ -75,7 +73,7 @@ class StatusView(RejectUnknownQueryParametersMixin, APIView):
         refuse_other_business(target.validated_data["businessId"], business_id)
         body = StatusFieldsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        created = create_status(business_id, body.validated_data, by=request.user)
+        created = StatusList.of(business_id).add(body.validated_data, by=request.user)
         return Response(StatusSerializer(created).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -95,46 +93,15 @@ class StatusView(RejectUnknownQueryParametersMixin, APIView):
         target.is_valid(raise_exception=True)
         business_id = request.user.business_id
         status_id = target.validated_data["statusId"]
-        body = StatusFieldsSerializer(data=request.data)
-        # A request that is valid throughout takes one statement, which updates the
-        # status only if it is the caller's own.
-        if (
-            target.validated_data.get("businessId") == business_id
-            and 0 < status_id <= BIGINT_MAX
-            and body.is_valid()
-        ):
-            changed = Status.objects.change(
-                status_id, body.validated_data, business_id=business_id, by=request.user
-            )
-            if changed is not None:
-                return Response(StatusSerializer(changed).data)
-        # Anything else is refused, the checks settling which refusal in this order:
-        # the status (unknown, another business's or shared), then businessId, then
-        # the fields.
-        existing = self.find_status(status_id, business_id)
+        statuses = StatusList.of(business_id)
+        # Refused in this order: the status (shared, then unknown or another
+        # business's), then businessId, then the fields.
+        statuses.status(status_id)
         claimed_business_id = target.validated_data.get("businessId")
         if claimed_business_id is None:
             raise serializers.ValidationError({"businessId": ["This field is required."]})
         refuse_other_business(claimed_business_id, business_id)
+        body = StatusFieldsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        existing.apply_changes(body.validated_data, by=request.user)
-        return Response(StatusSerializer(existing).data)
-
-    def find_status(self, status_id: int, business_id: int) -> Status:
-        """The caller's own status `status_id`. A shared one is refused (403) before an
-        unknown one or another business's (404, as if it did not exist)."""
-        try:
-            if not 0 < status_id <= BIGINT_MAX:
-                raise Status.DoesNotExist
-            found = Status.objects.reachable(business_id, status_id)
-        except Status.DoesNotExist:
-            raise NotFound(f"There is no status {status_id} in your business's list.") from None
-        if found.is_shared:
-            raise NotAllowed(
-                f"Status {status_id} is a shared default status, which cannot be changed. "
-                "POST a copy first (statusId null, businessId your business's id): your "
-                "business's first POST copies the shared list into your own list, whose "
-                "statuses you can then PUT.",
-                field="statusId",
-            )
-        return found
+        updated = statuses.update(status_id, body.validated_data, by=request.user)
+        return Response(StatusSerializer(updated).data)

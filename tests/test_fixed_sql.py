@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import ApiToken, User, digest_token_key
 from bookings.models import Booking, BookingStatusChange
 from core import fixed_sql
-from statuses.models import SORT_ORDER_MAX, Status
+from statuses.models import Status
 from statuses.services import fork_shared_statuses
 
 pytestmark = pytest.mark.django_db
@@ -153,69 +153,6 @@ def test_token_holder_is_the_user_with_only_the_request_fields_loaded(api_user):
     assert User.objects.holding_token(digest_token_key(key + "x")) is None
 
 
-def test_reachable_status_is_the_business_s_own_or_a_shared_one(business, other_business):
-    fork_shared_statuses(other_business.id, by="Rival")
-    shared = Status.objects.shared().first()
-    theirs = Status.objects.for_business(other_business.id).first()
-
-    read = Status.objects.reachable(business.id, shared.pk)
-
-    assert field_values(read) == field_values(shared)
-    assert field_values(Status.objects.reachable(other_business.id, theirs.pk)) == field_values(
-        theirs
-    )
-    with pytest.raises(Status.DoesNotExist):
-        Status.objects.reachable(business.id, theirs.pk)
-
-
-def test_update_returning_updates_the_matching_rows_and_returns_them_as_stored(business):
-    fork_shared_statuses(business.id, by="JoeSchmo")
-    own = Status.objects.for_business(business.id).in_list_order().first()
-    shared = Status.objects.shared().get(status=own.status, sub_status=own.sub_status)
-    rows = fixed_sql.ModelRows(Status)
-
-    changed = fixed_sql.update_returning(
-        rows, {"sort_order": 42, "modified_at": MOMENT}, {"id": own.pk, "business": business.id}
-    )
-
-    assert [field_values(s) for s in changed] == [field_values(Status.objects.get(pk=own.pk))]
-    assert (changed[0].sort_order, changed[0].modified_at) == (42, MOMENT)
-    assert Status.objects.get(pk=shared.pk).sort_order == shared.sort_order
-
-
-def test_update_returning_matches_none_as_null_and_nothing_elsewhere(business, other_business):
-    shared = Status.objects.shared().first()
-    rows = fixed_sql.ModelRows(Status)
-
-    assert (
-        fixed_sql.update_returning(
-            rows, {"active": False}, {"id": shared.pk, "business": business.id}
-        )
-        == []
-    )
-    changed = fixed_sql.update_returning(
-        rows, {"active": False}, {"id": shared.pk, "business": None}
-    )
-
-    assert [s.pk for s in changed] == [shared.pk]
-    assert Status.objects.get(pk=shared.pk).active is False
-
-
-def test_list_summary_finds_the_largest_sort_order_and_a_taken_name(business):
-    assert Status.objects.list_summary(business.id, "OPEN", "OPEN") == (None, False)
-
-    fork_shared_statuses(business.id, by="JoeSchmo")
-    own = Status.objects.for_business(business.id)
-    largest = max(own.values_list("sort_order", flat=True))
-
-    assert Status.objects.list_summary(business.id, "OPEN", "OPEN") == (largest, True)
-    assert Status.objects.list_summary(business.id, "OPEN", "Nope") == (largest, False)
-    assert Status.objects.list_summary(business.id, "PENDING", "OPEN") == (largest, False)
-
-
-# --- run(): the fixed statements go through Django's cursor -----------------
-
-
 def test_statements_are_seen_by_whoever_counts_or_wraps_queries(full_booking):
     seen = []
 
@@ -254,52 +191,3 @@ def test_a_transaction_marked_for_rollback_refuses_further_statements(full_booki
         transaction.set_rollback(True)
         with pytest.raises(TransactionManagementError):
             Booking.objects.in_business(full_booking.business_id, full_booking.pk)
-
-
-def test_append_puts_a_status_after_the_last_of_the_own_list(business):
-    fork_shared_statuses(business.id, by="JoeSchmo")
-    last = max(Status.objects.for_business(business.id).values_list("sort_order", flat=True))
-
-    appended = Status.objects.append(
-        business.id, {"status": "OPEN", "sub_status": "Ready"}, by="JoeSchmo"
-    )
-
-    assert appended.sort_order == last + 1
-    assert field_values(appended) == field_values(Status.objects.get(pk=appended.pk))
-    assert (appended.active, appended.user_selectable, appended.status_type) == (
-        True,
-        True,
-        "APPOINTMENT",
-    )
-    assert appended.created_user == "JoeSchmo"
-
-
-def test_append_takes_a_given_sort_order(business):
-    fork_shared_statuses(business.id, by="JoeSchmo")
-
-    appended = Status.objects.append(
-        business.id, {"status": "OPEN", "sub_status": "First", "sort_order": 0}, by=None
-    )
-
-    assert Status.objects.get(pk=appended.pk).sort_order == 0
-
-
-def test_append_writes_nothing_where_it_cannot_simply_append(business):
-    def rows() -> int:
-        return Status.objects.count()
-
-    def append(**fields):
-        return Status.objects.append(business.id, fields, by=None)
-
-    before = rows()
-    assert append(status="OPEN", sub_status="x") is None
-    assert rows() == before  # no own list yet
-
-    fork_shared_statuses(business.id, by="JoeSchmo")
-    before = rows()
-    taken = Status.objects.for_business(business.id).first()
-    name = {"status": taken.status, "sub_status": taken.sub_status}
-    assert append(**name) is None
-    Status.objects.filter(pk=taken.pk).update(sort_order=SORT_ORDER_MAX)
-    assert append(status="OPEN", sub_status="y") is None
-    assert rows() == before

@@ -4,6 +4,7 @@ superusers; an action forks the shared list."""
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -12,6 +13,8 @@ from django.urls import reverse
 from accounts.models import User
 from statuses.models import Status
 from statuses.services import fork_shared_statuses
+from tests.conftest import requires_postgresql
+from tests.test_statuses_api import deleted_meanwhile, shared_defaults_installed  # noqa: F401
 
 CHANGELIST = reverse("admin:statuses_status_changelist")
 ADD = reverse("admin:statuses_status_add")
@@ -202,6 +205,31 @@ def test_staff_edits_an_own_status_through_the_change_form(staff_client, ours):
     assert ours.sort_order == 30
     assert ours.modified_user == "desk"
     assert ours.modified_at is not None
+
+
+@requires_postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("shared_defaults_installed")
+@pytest.mark.parametrize(
+    ("page", "told"),
+    [("change form", "doesn’t exist. Perhaps it was deleted?"), ("list", "Nothing was saved.")],
+)
+def test_an_edit_whose_status_is_deleted_while_it_is_saved_says_so_and_writes_nothing(
+    staff_client, ours, page, told
+):
+    if page == "change form":
+        url, data = change_url(ours), change_form(ours, sort_order=30)
+    else:
+        url, data = CHANGELIST, list_edit(ours, sort_order=30)
+
+    with deleted_meanwhile(ours):
+        response = staff_client.post(url, data)
+
+    assert response.status_code == 302
+    messages = [str(message) for message in get_messages(response.wsgi_request)]
+    assert any(told in message for message in messages), messages
+    assert not Status.objects.filter(pk=ours.pk).exists()
+    assert not Status.objects.filter(business_id=ours.business_id, sort_order=30).exists()
 
 
 def test_change_form_refuses_a_duplicate_status_and_sub_status(staff_client, ours):

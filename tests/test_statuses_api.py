@@ -4,18 +4,20 @@ write, and the checks on every write."""
 import datetime as dt
 import importlib
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 from django.apps import apps
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, Business, User
 from statuses.models import Status
 from statuses.services import fork_shared_statuses
-from tests.conftest import client_for, requires_postgresql
+from tests.conftest import requires_postgresql
 
 STATUS_KEYS = {
     "active",
@@ -312,8 +314,8 @@ def test_a_failed_first_post_leaves_no_half_forked_list(api, business, monkeypat
     def database_goes_away(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    # The copies are inserted; inserting the new status then fails.
-    monkeypatch.setattr("core.fixed_sql.insert", database_goes_away)
+    # The copies are inserted (in bulk); saving the new status then fails.
+    monkeypatch.setattr(Status, "save", database_goes_away)
 
     response = api.post("/status", new_status(), format="json")
 
@@ -587,17 +589,19 @@ def test_post_without_token_is_401(client, business):
 
 
 def test_first_post_takes_a_fixed_number_of_queries(api, business, django_assert_num_queries):
-    # token, savepoint, business lock, the append (which finds no own list), own list
-    # summary, shared list, copies insert, new status insert, release
-    with django_assert_num_queries(9):
+    # token; in the list's transaction (a savepoint inside the test's): the business
+    # lock, the list's last sortOrder (none: no own list yet), the shared list, the
+    # copies' insert, the new status's insert
+    with django_assert_num_queries(8):
         response = api.post("/status", new_status(), format="json")
 
     assert response.status_code == 201
 
 
 def test_later_post_takes_a_fixed_number_of_queries(api, own_list, django_assert_num_queries):
-    # token, savepoint, business lock, the append (INSERT ... SELECT), release
-    with django_assert_num_queries(5):
+    # token; in the list's transaction (a savepoint inside the test's): the business
+    # lock, the list's last sortOrder, the insert
+    with django_assert_num_queries(6):
         response = api.post("/status", new_status(), format="json")
 
     assert response.status_code == 201
@@ -863,17 +867,17 @@ def test_put_without_token_is_401(client, own_status):
 
 
 def test_put_takes_a_fixed_number_of_queries(api, own_status, django_assert_num_queries):
-    # The token lookup, then one UPDATE ... RETURNING of the caller's own status; inside
-    # the test's transaction it runs in a savepoint (taken and released).
-    with django_assert_num_queries(4):
+    # token, the status (which settles the refusal order before the fields are read);
+    # in the list's transaction (a savepoint inside the test's): the business lock, the
+    # status's locked re-read, the update
+    with django_assert_num_queries(7):
         response = api.put("/status", as_sent_back(own_status, subStatus="Late"), format="json")
 
     assert response.status_code == 200
 
 
-# --- the unique constraint, behind the checks ---------------------------------------
-# Two concurrent writers can both pass the duplicate check; the constraint then refuses
-# the second. Simulated here by a check that sees nothing.
+# --- the unique constraint decides duplicates ----------------------------------------
+# No write checks a name beforehand, so two concurrent writers cannot both pass a check.
 
 
 def test_a_put_that_only_the_constraint_catches_is_409_and_writes_nothing(
@@ -893,16 +897,8 @@ def test_a_put_that_only_the_constraint_catches_is_409_and_writes_nothing(
     assert api.get("/status").status_code == 200  # the connection is still usable
 
 
-def test_a_post_that_only_the_constraint_catches_is_409_and_writes_nothing(
-    api, own_list, monkeypatch
-):
-    real_summary = Status.objects.list_summary
-
-    def summary_missing_the_duplicate(*args):
-        last_sort_order, _ = real_summary(*args)
-        return last_sort_order, False
-
-    monkeypatch.setattr(Status.objects, "list_summary", summary_missing_the_duplicate)
+def test_a_post_that_only_the_constraint_catches_is_409_and_writes_nothing(api, own_list):
+    # POST checks no name beforehand either: its INSERT meets the constraint directly.
     before = all_rows()
 
     body = new_status(status="OPEN", subStatus="RUNNING_LATE")
@@ -921,8 +917,6 @@ FIRST_POSTERS = 8
 def concurrent_first_posts(sub_status_of) -> list[int]:
     """FIRST_POSTERS users of business 43111 POST at once, each its first POST; returns
     the status codes."""
-    from accounts.models import Business
-
     business = Business.objects.create(id=BUSINESS_ID, name="Demo Venue")
     keys = [
         ApiToken.objects.issue(User.objects.create_user(f"poster{n}", business=business))[1]
@@ -982,19 +976,64 @@ def test_concurrent_first_posts_of_one_name_create_it_once():
     assert Status.objects.for_business(BUSINESS_ID).count() == len(SHARED_DEFAULTS) + 1
 
 
+@contextmanager
+def deleted_meanwhile(status: Status) -> Iterator[None]:
+    """Run the block while another transaction (a thread with its own connection) holds
+    `status` deleted but not committed; that transaction commits once this thread's
+    connection waits for it (on the deleted row's lock), so the block's write finds the
+    row gone only after it has started."""
+    deleted, outcome = threading.Event(), {}
+
+    def delete_and_commit_once_waited_for() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                Status.objects.filter(pk=status.pk).delete()
+                deleted.set()
+                outcome["waited_for"] = wait_until_someone_waits_for(cursor)
+        except Exception as error:  # reported by the test, not lost in the thread
+            outcome["error"] = error
+        finally:
+            deleted.set()
+            connection.close()
+
+    deleter = threading.Thread(target=delete_and_commit_once_waited_for)
+    deleter.start()
+    deleted.wait(timeout=30)
+    try:
+        yield
+    finally:
+        deleter.join(timeout=30)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["waited_for"], "the write never waited for the deleting transaction"
+
+
+def wait_until_someone_waits_for(cursor, seconds: float = 10) -> bool:
+    """Whether another connection came to wait on this one's locks within `seconds`."""
+    deadline = timezone.now() + dt.timedelta(seconds=seconds)
+    while timezone.now() < deadline:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # pg_stat_activity, afresh
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "
+            "WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid)))"
+        )
+        if cursor.fetchone()[0]:
+            return True
+        threading.Event().wait(0.02)
+    return False
+
+
+@requires_postgresql
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("shared_defaults_installed")
-def test_put_as_served_outside_a_transaction_is_two_statements(django_assert_num_queries):
-    business = Business.objects.create(id=BUSINESS_ID, name="Served")
-    api = client_for(User.objects.create_user(username="served", business=business))
-    fork_shared_statuses(business.id, by="setup")
-    own = Status.objects.for_business(business.id).first()
+def test_a_put_whose_status_is_deleted_while_it_runs_is_404_and_writes_nothing(api, own_status):
+    body = as_sent_back(own_status, subStatus="Late", sortOrder=30)
 
-    with django_assert_num_queries(2):  # the token lookup and the UPDATE ... RETURNING
-        response = api.put("/status", as_sent_back(own, sortOrder=77), format="json")
+    with deleted_meanwhile(own_status):
+        response = api.put("/status", body, format="json")
 
-    assert response.status_code == 200
-    assert Status.objects.get(pk=own.pk).sort_order == 77
+    assert response.status_code == 404
+    assert not Status.objects.filter(pk=own_status.pk).exists()
+    assert not Status.objects.filter(sub_status="Late").exists()
 
 
 @pytest.mark.django_db

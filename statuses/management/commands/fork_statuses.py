@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Business
 from statuses.models import Status
-from statuses.services import fork_shared_statuses
+from statuses.services import StatusList
 
 
 class Command(BaseCommand):
@@ -34,7 +34,7 @@ class Command(BaseCommand):
                 "nothing was changed."
             )
             return
-        copies = fork_shared_statuses(target)
+        copies = StatusList.of(target).fork()
         if not copies:
             # Someone else forked it between the check above and the lock.
             self.stdout.write(f"{target} already has its own status list; nothing to do.")

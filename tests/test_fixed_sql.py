@@ -110,7 +110,7 @@ def test_insert_stores_the_values_and_sets_the_primary_key(full_booking):
 
 
 def test_status_list_reads_what_the_orm_reads_for_the_shared_list(business):
-    expected = list(Status.objects.visible_to(business.id).active().in_list_order())
+    expected = list(Status.objects.shared().active().in_list_order())
     read = Status.objects.active_list_of(business.id)
 
     assert expected
@@ -128,7 +128,7 @@ def test_status_list_reads_what_the_orm_reads_for_an_own_list(business):
     second.active = False
     second.save()
 
-    expected = list(Status.objects.visible_to(business.id).active().in_list_order())
+    expected = list(Status.objects.for_business(business.id).active().in_list_order())
     read = Status.objects.active_list_of(business.id)
 
     assert [s.pk for s in read] == [s.pk for s in expected]

@@ -1,6 +1,7 @@
 """Request guards that act before any view or parser runs, and Django's session,
 authentication and message middleware made to step aside on the API's paths."""
 
+from axes import middleware as axes
 from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
@@ -56,3 +57,7 @@ class AuthenticationMiddleware(BrowserOnlyMixin, auth.AuthenticationMiddleware):
 
 class MessageMiddleware(BrowserOnlyMixin, messages.MessageMiddleware):
     pass
+
+
+class AxesMiddleware(BrowserOnlyMixin, axes.AxesMiddleware):
+    """Serves the admin's login lockout page; the API has no password login."""

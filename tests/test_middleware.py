@@ -71,5 +71,7 @@ def test_the_admin_login_enforces_csrf():
 def test_the_admin_s_system_checks_pass_without_silencing(settings):
     from django.core import checks
 
-    assert not settings.SILENCED_SYSTEM_CHECKS
+    # Only axes' check for its middleware by name: core.middleware.AxesMiddleware is
+    # that middleware, stepping aside on the API's paths.
+    assert settings.SILENCED_SYSTEM_CHECKS == ["axes.W002"]
     assert [message for message in checks.run_checks() if message.level >= checks.ERROR] == []

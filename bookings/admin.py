@@ -8,16 +8,17 @@ source="admin")` like the API does, so the history records every change.
 
 import datetime as dt
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from rangefilter.filters import DateRangeQuickSelectListFilter
 
 from accounts.admin_scoping import BusinessScopedAdmin
-from bookings.forms import ChangeStatusForm, DateRangeForm
+from bookings.forms import ChangeStatusForm
 from bookings.models import Booking, BookingStatusChange, ChangeSource
 from core.errors import DomainError
 
@@ -38,75 +39,31 @@ def utc_text(moment: dt.datetime | None) -> str | None:
     return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
-class DateRangeFilter(admin.FieldListFilter):
-    """A from/to range (both ends optional and inclusive) on a date field, with
-    "Has date" and "No date" links. Unlike DateFieldListFilter's fixed "Past 7 days"
-    or "This year", any range can be asked for.
+class HiddenInputLeftOutWhenEmpty(forms.HiddenInput):
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        if value is None or value == "":
+            return ""
+        return super().render(name, value, attrs, renderer)
 
-    An invalid bound is shown as an error in the sidebar and not applied, instead of
-    the admin's "?e=1" error page.
+
+class DateRangeFilter(DateRangeQuickSelectListFilter):
+    """The library's from/to range (both ends optional and inclusive) with its quick
+    links, "Has date" and "No date" among them.
+
+    One repair: the library's "has a date" value is a BooleanField in a hidden input, so
+    the range form sent with no bound meant "Has date" (a missing or empty value cleans
+    to False, and the admin reads an empty `__isnull=` as False too) and hid every
+    booking without that date. Here no value means any date, and the input is sent
+    only when "Has date" or "No date" was chosen.
     """
 
-    template = "admin/bookings/date_range_filter.html"
-
-    def __init__(self, field, request, params, model, model_admin, field_path):
-        self.lookup_since = f"{field_path}__gte"
-        self.lookup_until = f"{field_path}__lte"
-        self.lookup_isnull = f"{field_path}__isnull"
-        super().__init__(field, request, params, model, model_admin, field_path)
-        # The base class moved this filter's parameters into used_parameters, as lists.
-        raw_bounds = {
-            name: self.used_parameters.pop(name)[-1]
-            for name in (self.lookup_since, self.lookup_until)
-            if name in self.used_parameters
-        }
-        self.form = DateRangeForm(
-            raw_bounds, since=self.lookup_since, until=self.lookup_until, auto_id=False
-        )
-        self.used_parameters.update({name: [value] for name, value in self.form.bounds().items()})
-        self.links = [
-            ("Any date", {}),
-            ("Has date", {self.lookup_isnull: "False"}),
-            ("No date", {self.lookup_isnull: "True"}),
-        ]
-        self.hidden_params: list[tuple[str, str]] = []
-
-    def expected_parameters(self) -> list[str]:
-        return [self.lookup_since, self.lookup_until, self.lookup_isnull]
-
-    def get_facet_counts(self, pk_attname, filtered_qs) -> dict:
-        return {
-            f"{index}__c": Count(
-                pk_attname,
-                filter=Q(**{name: value == "True" for name, value in params.items()}),
+    def _get_form_fields(self):
+        fields = super()._get_form_fields()
+        if self.lookup_kwarg_isnull in fields:
+            fields[self.lookup_kwarg_isnull] = forms.NullBooleanField(
+                required=False, widget=HiddenInputLeftOutWhenEmpty
             )
-            for index, (_title, params) in enumerate(self.links)
-        }
-
-    def choices(self, changelist):
-        # The range form is a GET form of its own: it carries the other parameters
-        # (search, other filters, ordering) along as hidden inputs.
-        self.hidden_params = [
-            (name, value)
-            for name, value in changelist.params.items()
-            if name not in self.expected_parameters()
-        ]
-        facet_counts = self.get_facet_queryset(changelist) if changelist.add_facets else None
-        selected_isnull = changelist.params.get(self.lookup_isnull)
-        has_range = any(
-            name in changelist.params for name in (self.lookup_since, self.lookup_until)
-        )
-        for index, (title, params) in enumerate(self.links):
-            if facet_counts is not None:
-                title = f"{title} ({facet_counts[f'{index}__c']})"
-            yield {
-                "selected": (
-                    params.get(self.lookup_isnull) == selected_isnull
-                    and not (has_range and not params)
-                ),
-                "query_string": changelist.get_query_string(params, self.expected_parameters()),
-                "display": title,
-            }
+        return fields
 
 
 class StatusChangeInline(admin.TabularInline):
@@ -190,7 +147,6 @@ class BookingAdmin(BusinessScopedAdmin):
     ]
     inlines = [StatusChangeInline]
     change_form_template = "admin/bookings/booking/change_form.html"
-    change_list_template = "admin/bookings/booking/change_list.html"
 
     def get_list_display(self, request):
         # Staff see one business only: its column would say the same on every row.

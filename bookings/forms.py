@@ -27,31 +27,3 @@ class ChangeStatusForm(forms.Form):
         if timezone.is_aware(moment):
             return moment.astimezone(dt.UTC)
         return moment.replace(tzinfo=dt.UTC)
-
-
-class DateRangeForm(forms.Form):
-    """The bounds of the admin's date range filter: `<field>__gte` and `<field>__lte`,
-    both optional and inclusive."""
-
-    def __init__(self, *args, since: str, until: str, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.since, self.until = since, until
-        self.fields[since] = forms.DateField(
-            required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
-        )
-        self.fields[until] = forms.DateField(
-            required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
-        )
-
-    def clean(self) -> dict:
-        cleaned_data = super().clean()
-        since, until = cleaned_data.get(self.since), cleaned_data.get(self.until)
-        if since and until and since > until:
-            raise forms.ValidationError("“From” is after “To”.")
-        return cleaned_data
-
-    def bounds(self) -> dict[str, dt.date]:
-        """The valid, non-empty bounds as lookups; none when the form has errors."""
-        if not self.is_valid():
-            return {}
-        return {name: value for name, value in self.cleaned_data.items() if value is not None}

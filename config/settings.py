@@ -5,6 +5,7 @@ and nowhere else. Development defaults are safe: DEBUG is off unless asked for,
 and the embedded SQLite database needs no server.
 """
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -49,6 +50,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "rangefilter",
+    "axes",
     "core",
     "accounts",
     "events",
@@ -68,6 +71,8 @@ MIDDLEWARE = [
     "core.middleware.AuthenticationMiddleware",
     "core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out login into the lockout page (settings AXES_* below).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -142,6 +147,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 # The tenant every API record is scoped to (core stores idempotency keys per tenant).
 TENANT_MODEL = "accounts.Business"
+# AxesBackend first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -171,6 +181,21 @@ CACHES = {
         "LOCATION": "django_cache",
     }
 }
+
+# --- Admin login lockout (django-axes) ------------------------------------
+# Failed logins are counted in the database, so every app server shares the count,
+# per account and per client address apart: either reaching the limit locks out for
+# ADMIN_LOCKOUT_MINUTES (a further try restarts the wait). Superusers unlock in the
+# admin (Axes › Access attempts: delete the rows) or with `manage.py axes_reset_username
+# NAME` / `axes_reset_ip ADDRESS` / `axes_reset`.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("ADMIN_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("ADMIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "accounts.login_lockout.lockout_response"
+# The client address as the API's failed-token throttle takes it (REMOTE_ADDR, unless
+# API_NUM_PROXIES says how many proxies of ours append to X-Forwarded-For).
+AXES_CLIENT_IP_CALLABLE = "accounts.login_lockout.client_address"
 
 # Bodies over 1 MiB are refused before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

@@ -135,13 +135,14 @@ def test_filter_by_a_status_date_range(page: Page, log_in, make_staff, business,
     make_booking(name="Still a lead")
     log_in(page, make_staff("frontdesk", business))
 
-    page.goto("/admin/bookings/booking/?q=")
-    range_form = page.locator("form.date-range-filter[data-field=tentative_date]")
-    range_form.locator("input[name=tentative_date__gte]").fill("2025-01-10")
-    range_form.locator("input[name=tentative_date__lte]").fill("2025-01-25")
-    range_form.get_by_role("button", name="Filter").click()
+    page.goto("/admin/bookings/booking/?status__exact=tentative")
+    range_form = page.locator("#tentative-date-form")
+    range_form.locator("input[name=tentative_date__range__gte]").fill("2025-01-10")
+    range_form.locator("input[name=tentative_date__range__lte]").fill("2025-01-25")
+    range_form.get_by_role("button", name="Search").click()
 
-    expect(page).to_have_url(re.compile(r"tentative_date__gte=2025-01-10"))
+    # The other filters stay.
+    expect(page).to_have_url(re.compile(r"status__exact=tentative.*range__gte=2025-01-10"))
     rows = page.locator("#result_list tbody tr")
     expect(rows).to_have_count(2)
     shown = {rows.nth(i).locator(".field-name").inner_text() for i in range(2)}
@@ -150,12 +151,18 @@ def test_filter_by_a_status_date_range(page: Page, log_in, make_staff, business,
     ).values_list("name", flat=True)
     assert shown == set(expected) == {"Middle", "Late"}
     # The bounds stay in the form, and "No date" swaps the range for its own filter.
-    expect(range_form.locator("input[name=tentative_date__gte]")).to_have_value("2025-01-10")
+    expect(range_form.locator("input[name=tentative_date__range__gte]")).to_have_value("2025-01-10")
+    page.goto("/admin/bookings/booking/")
     page.locator("details[data-filter-title='tentative date']").get_by_role(
         "link", name="No date"
     ).click()
     expect(rows).to_have_count(1)
     expect(rows.first.locator(".field-name")).to_have_text("Still a lead")
+    # The form sent with no bound means any date (not "Has date").
+    page.get_by_role("link", name="Any date").first.click()
+    range_form.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"tentative_date__range__gte=&"))
+    expect(rows).to_have_count(4)
 
 
 def test_staff_of_another_business_get_no_access(

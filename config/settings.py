@@ -189,6 +189,8 @@ CACHES = {
 # admin (Axes › Access attempts: delete the rows) or with `manage.py axes_reset_username
 # NAME` / `axes_reset_ip ADDRESS` / `axes_reset`.
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# No banner on stderr at every start (it would open every command's output).
+AXES_VERBOSE = False
 AXES_FAILURE_LIMIT = int(os.environ.get("ADMIN_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("ADMIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]

@@ -40,7 +40,7 @@ def full_booking(make_booking) -> Booking:
 
 
 def test_booking_in_business_reads_what_the_orm_reads(full_booking):
-    read = Booking.objects.in_business(full_booking.business_id, full_booking.pk)
+    read = Booking.objects.get_in_business(full_booking.business_id, full_booking.pk)
 
     expected = field_values(Booking.objects.get(pk=full_booking.pk))
     assert field_values(read) == expected
@@ -53,12 +53,12 @@ def test_booking_in_business_reads_what_the_orm_reads(full_booking):
 @pytest.mark.parametrize("pk", ["0", "-1", str(2**63), str(2**70), "999999", "9" * 5000])
 def test_booking_in_business_raises_does_not_exist_for_ids_naming_no_booking(full_booking, pk):
     with pytest.raises(Booking.DoesNotExist):
-        Booking.objects.in_business(full_booking.business_id, pk)
+        Booking.objects.get_in_business(full_booking.business_id, pk)
 
 
 def test_booking_in_business_does_not_read_another_business_s_booking(full_booking, other_business):
     with pytest.raises(Booking.DoesNotExist):
-        Booking.objects.in_business(other_business.id, full_booking.pk)
+        Booking.objects.get_in_business(other_business.id, full_booking.pk)
 
 
 def test_locked_read_is_for_update_where_the_database_has_row_locks(full_booking):
@@ -224,14 +224,14 @@ def test_statements_are_seen_by_whoever_counts_or_wraps_queries(full_booking):
         return execute(sql, params, many, context)
 
     with CaptureQueriesContext(connection) as captured:
-        Booking.objects.in_business(full_booking.business_id, full_booking.pk)
+        Booking.objects.get_in_business(full_booking.business_id, full_booking.pk)
     with connection.execute_wrapper(wrapper):
-        Booking.objects.in_business(full_booking.business_id, full_booking.pk)
+        Booking.objects.get_in_business(full_booking.business_id, full_booking.pk)
 
     assert len(captured) == 1
     assert captured[0]["sql"].startswith("SELECT")
     assert len(seen) == 1
-    assert seen[0][1] == [full_booking.pk, full_booking.business_id]
+    assert seen[0][1] == [full_booking.business_id, full_booking.pk]
 
 
 def test_database_errors_are_django_s(full_booking):
@@ -253,7 +253,7 @@ def test_a_transaction_marked_for_rollback_refuses_further_statements(full_booki
     with transaction.atomic():
         transaction.set_rollback(True)
         with pytest.raises(TransactionManagementError):
-            Booking.objects.in_business(full_booking.business_id, full_booking.pk)
+            Booking.objects.get_in_business(full_booking.business_id, full_booking.pk)
 
 
 def test_append_puts_a_status_after_the_last_of_the_own_list(business):

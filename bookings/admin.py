@@ -241,7 +241,7 @@ class BookingAdmin(BusinessScopedAdmin):
     def updated(self, booking: Booking) -> str | None:
         return utc_text(booking.updated_at)
 
-    # --- the change-status page -------------------------------------------------
+    # --- saving, and the change-status page ------------------------------------
 
     def get_object(self, request, object_id, from_field=None):
         booking = super().get_object(request, object_id, from_field)

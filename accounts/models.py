@@ -6,7 +6,7 @@ import secrets
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 
-from core.fixed_sql import ModelRows, quote
+from core.fixed_sql import CompiledQuery
 
 
 class Business(models.Model):
@@ -30,10 +30,10 @@ class BusinessUserManager(UserManager):
         request needs loaded (id, username, active flag, business); any other field
         loads on first access. None when no token has the digest.
 
-        Written in SQL (config/fixed_sql.py) because it runs on every API request:
-        the ORM would spend longer building this fixed statement than PostgreSQL
+        A queryset compiled once (core/fixed_sql.py), because it runs on every API
+        request: the ORM would spend longer building the statement than PostgreSQL
         spends running it."""
-        found = TOKEN_HOLDER_ROWS.select(TOKEN_HOLDER_SQL, [key_digest], self.db)
+        found = TOKEN_HOLDER.rows(self.db, key_digest=key_digest)
         return found[0] if found else None
 
 
@@ -78,10 +78,8 @@ class ApiToken(models.Model):
         return f"token {self.pk} of {self.user}"
 
 
-TOKEN_HOLDER_ROWS = ModelRows(User, ["id", "username", "is_active", "business"])
-TOKEN_HOLDER_SQL = (
-    f"SELECT {TOKEN_HOLDER_ROWS.columns('u')} FROM {TOKEN_HOLDER_ROWS.table} u "
-    f"JOIN {quote(ApiToken._meta.db_table)} t "
-    f"ON t.{quote(ApiToken._meta.get_field('user').column)} = u.{quote(User._meta.pk.column)} "
-    f"WHERE t.{quote(ApiToken._meta.get_field('key_digest').column)} = %s"
+TOKEN_HOLDER = CompiledQuery(
+    lambda key_digest: User.objects.filter(api_tokens__key_digest=key_digest).only(
+        "id", "username", "is_active", "business"
+    )
 )

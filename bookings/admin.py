@@ -197,7 +197,16 @@ class BookingAdmin(BusinessScopedAdmin):
     def updated(self, booking: Booking) -> str | None:
         return utc_text(booking.updated_at)
 
-    # --- the change-status page -------------------------------------------------
+    # --- saving, and the change-status page ------------------------------------
+
+    def get_object(self, request, object_id, from_field=None):
+        booking = super().get_object(request, object_id, from_field)
+        if booking is None or request.method != "POST":
+            return booking
+        # A save or a delete holds the row until it commits (the admin runs both in a
+        # transaction): a booking deleted meanwhile is the admin's "doesn't exist", not a
+        # save that finds no row.
+        return self.get_queryset(request).select_for_update().filter(pk=booking.pk).first()
 
     def save_model(self, request, obj, form, change) -> None:
         if not change:
@@ -237,6 +246,8 @@ class BookingAdmin(BusinessScopedAdmin):
                     by=request.user,
                     source=ChangeSource.ADMIN,
                 )
+            except Booking.DoesNotExist:  # deleted since it was read
+                return self._get_obj_does_not_exist_redirect(request, self.opts, str(object_id))
             except DomainError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.message)
             else:

@@ -1,9 +1,9 @@
 """Bookings and the audit trail of their status changes."""
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from django.db import connections, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from core import fixed_sql
@@ -42,8 +42,35 @@ class ChangeSource(models.TextChoices):
     COMMAND = "command", "command"
 
 
-def utc_date(moment: dt.datetime) -> dt.date:
+# A status change's moment and its date are related here only: the UTC date today,
+# the business's local date once businesses have a time zone (SPEC §9).
+
+
+def status_date_of(moment: dt.datetime) -> dt.date:
+    """The date a status change at `moment` records as `<status>_date`."""
     return moment.astimezone(dt.UTC).date()
+
+
+def start_of_status_date(date: dt.date) -> dt.datetime:
+    """The moment a `status_date` given without a time stands for: the day's start."""
+    return dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC)
+
+
+def status_stamp(status: str, moment: dt.datetime) -> dict[str, Any]:
+    """The fields a change to `status` at `moment` sets on a booking, with their new
+    values: `status`; for tentative, definite and lost their own `<status>_at` (the
+    moment) and `<status>_date`; and `lost_at`/`lost_date` cleared unless the new
+    status is lost. The other statuses' dates are kept, so they are not in it.
+
+    Pure: Booking.change_status applies it to the row it locked, generate_bookings to
+    the rows it writes."""
+    fields: dict[str, Any] = {"status": status}
+    if status in STAMPED_STATUSES:
+        fields[f"{status}_at"] = moment
+        fields[f"{status}_date"] = status_date_of(moment)
+    if status != BookingStatus.LOST:
+        fields["lost_at"] = fields["lost_date"] = None
+    return fields
 
 
 def ensure_not_in_future(moment: dt.datetime, *, field: str = "status_at") -> None:
@@ -195,25 +222,23 @@ class BookingQuerySet(models.QuerySet):
 
 
 class BookingManager(models.Manager.from_queryset(BookingQuerySet)):
-    def in_business(
+    def get_in_business(
         self, business_id: int, pk: int | str, *, for_update: bool = False
     ) -> "Booking":
-        """Booking `pk` if it belongs to the business, else Booking.DoesNotExist. With
-        `for_update`, the row stays locked until the transaction ends.
+        """`for_business(business_id).get(pk=pk)`, with `select_for_update()` when
+        `for_update` (call it in a transaction: the row stays locked until it ends).
+        Booking.DoesNotExist when the id names no booking of the business.
 
-        One fixed statement (config/fixed_sql.py): the detail read and change_status's
-        locked re-read run it on every request."""
+        The same queryset, compiled once (core/fixed_sql.py): the detail read, PATCH,
+        DELETE, the history and change_status's locked re-read run it on every request."""
         try:
             pk = int(pk)
         except (TypeError, ValueError):  # e.g. more digits than int() takes
             raise Booking.DoesNotExist("No booking has this id.") from None
         if pk not in BIGINT_RANGE:
             raise Booking.DoesNotExist("No booking has this id.")
-        sql = BOOKING_IN_BUSINESS_SQL
-        using = self.db
-        if for_update and connections[using].features.has_select_for_update:
-            sql += " FOR UPDATE"
-        found = BOOKING_ROWS.select(sql, [pk, business_id], using)
+        query = BOOKING_IN_BUSINESS_LOCKED if for_update else BOOKING_IN_BUSINESS
+        found = query.rows(self.db, business_id=business_id, pk=pk)
         if not found:
             raise Booking.DoesNotExist("No booking has this id in this business.")
         return found[0]
@@ -299,24 +324,19 @@ class Booking(models.Model):
 
         with transaction.atomic():
             # Re-read under a row lock, within the booking's business: a stale instance
-            # can never overwrite a concurrent change, and a caller may pass a bare
-            # `Booking.reference(pk, business_id)` handle, which raises DoesNotExist.
-            locked = Booking.objects.in_business(self.business_id, self.pk, for_update=True)
-            BOOKING_ROWS.copy_values(locked, self)
+            # can never overwrite a concurrent change, a booking deleted meanwhile raises
+            # DoesNotExist, and a caller may pass a bare `Booking.reference(pk,
+            # business_id)` handle.
+            locked = Booking.objects.get_in_business(self.business_id, self.pk, for_update=True)
+            for field in Booking._meta.concrete_fields:
+                setattr(self, field.attname, getattr(locked, field.attname))
             previous_status = self.status
-            self.status = status
-            self.updated_at = timezone.now()
-            changed_fields = ["status", "updated_at"]
-            if status in STAMPED_STATUSES:
-                setattr(self, f"{status}_at", moment)
-                setattr(self, f"{status}_date", utc_date(moment))
-                changed_fields += [f"{status}_at", f"{status}_date"]
-            if status != BookingStatus.LOST:
-                self.lost_at = None
-                self.lost_date = None
-                changed_fields += ["lost_at", "lost_date"]
-            # Exactly the changed columns, in one fixed statement rather than save().
-            fixed_sql.update(self, sorted(set(changed_fields)))
+            changes = {**status_stamp(status, moment), "updated_at": timezone.now()}
+            for name, value in changes.items():
+                setattr(self, name, value)
+            # Exactly the changed columns, in one fixed statement rather than save();
+            # the lock keeps the row there.
+            fixed_sql.update(self, sorted(changes))
             return BookingStatusChange.record(
                 booking=self,
                 from_status=previous_status,
@@ -375,9 +395,12 @@ class BookingStatusChange(models.Model):
         return entry
 
 
-BOOKING_ROWS = fixed_sql.ModelRows(Booking)
-BOOKING_IN_BUSINESS_SQL = (
-    f"SELECT {BOOKING_ROWS.columns()} FROM {BOOKING_ROWS.table} "
-    f"WHERE {BOOKING_ROWS.column('id')} = %s AND {BOOKING_ROWS.column('business')} = %s"
+BOOKING_IN_BUSINESS = fixed_sql.CompiledQuery(
+    lambda business_id, pk: Booking.objects.for_business(business_id).filter(pk=pk)
+)
+BOOKING_IN_BUSINESS_LOCKED = fixed_sql.CompiledQuery(
+    lambda business_id, pk: (
+        Booking.objects.for_business(business_id).filter(pk=pk).select_for_update()
+    )
 )
 HISTORY_FIELDS = fixed_sql.insert_fields(BookingStatusChange)

@@ -14,7 +14,8 @@ from bookings.models import (
     BookingStatus,
     BookingStatusChange,
     ensure_not_in_future,
-    utc_date,
+    start_of_status_date,
+    status_date_of,
 )
 from core.serializers import (
     RejectUnknownFieldsMixin,
@@ -110,17 +111,18 @@ def pop_status_moment(attrs: dict) -> dt.datetime | None:
     accepted only when `status_at`'s UTC date is `status_date`."""
     status_at = attrs.pop("status_at", None)
     status_date = attrs.pop("status_date", None)
-    if status_at is not None and status_date is not None and utc_date(status_at) != status_date:
+    both_given = status_at is not None and status_date is not None
+    if both_given and status_date_of(status_at) != status_date:
         raise serializers.ValidationError(
             {
                 "status_date": [
-                    f"Disagrees with status_at, whose UTC date is {utc_date(status_at)}; "
+                    f"Disagrees with status_at, whose UTC date is {status_date_of(status_at)}; "
                     "send one of them, or make them agree."
                 ]
             }
         )
     if status_at is None and status_date is not None:
-        moment = dt.datetime.combine(status_date, dt.time(), tzinfo=dt.UTC)
+        moment = start_of_status_date(status_date)
         ensure_not_in_future(moment, field="status_date")
         return moment
     if status_at is not None:

@@ -119,11 +119,14 @@ class BookingViewSet(
         return Booking.objects.for_business(self.request.user.business_id)
 
     def get_object(self) -> Booking:
-        # The same scope as get_queryset, read by one fixed statement: every detail,
-        # PATCH, DELETE and history request starts here.
+        # get_queryset's scope and the id, as one statement compiled once: every detail,
+        # PATCH, DELETE and history request starts here. A write (PATCH, DELETE) locks
+        # the row until its transaction ends, so a booking deleted meanwhile is a 404.
         try:
-            booking = Booking.objects.in_business(
-                self.request.user.business_id, self.kwargs[self.lookup_field]
+            booking = Booking.objects.get_in_business(
+                self.request.user.business_id,
+                self.kwargs[self.lookup_field],
+                for_update=self.request.method in ("PATCH", "DELETE"),
             )
         except Booking.DoesNotExist:
             raise NotFound from None
@@ -158,6 +161,14 @@ class BookingViewSet(
         if self.action == "create":
             return BookingCreateSerializer
         return super().get_serializer_class()
+
+    def update(self, request, *args, **kwargs):
+        with transaction.atomic():  # the locked read (get_object), then the write
+            return super().update(request, *args, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        with transaction.atomic():  # the locked read (get_object), then the delete
+            return super().destroy(request, *args, **kwargs)
 
     @idempotent
     def create(self, request, *args, **kwargs):

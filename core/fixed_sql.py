@@ -1,29 +1,32 @@
-"""Hand-written SQL for the statements the busiest API requests run every time.
+"""Fixed statements for the few the busiest API requests run every time.
 
 The ORM builds a statement anew on each call: on the benchmark machine that is
-0.4–0.9 ms of CPU (`Booking.objects.get` 1.3 ms in all), several times what
-PostgreSQL spends running it, for SQL that never changes shape. The token lookup,
-the booking read and lock, and change_status's update and history insert are
-therefore written here as SQL (see docs/benchmarks.md); the status list runs the
-statement the ORM compiled for it once (`Status.objects.active_list_of`).
+0.15–0.3 ms of CPU per statement, several times what PostgreSQL spends running
+it, for SQL that never changes shape. So the token lookup, the booking read and
+lock, change_status's update and history insert run fixed statements (see
+docs/benchmarks.md); so does the status list (`Status.objects.active_list_of`).
 
-The SQL is still derived from the models, so it cannot drift from them: column
-lists come from `_meta`, values are prepared by each field (`get_db_prep_save`),
-and rows are turned into instances exactly as the ORM does it, through the
-backend's and the fields' converters and `Model.from_db`. Everything else keeps
-using the ORM. The tests compare each statement with its ORM equivalent on SQLite
-and PostgreSQL.
+Reads are querysets compiled once (`CompiledQuery`): the ORM writes their SQL
+from the same queryset methods every other caller uses, so a rule such as a
+tenant scope is stated once. The writes are derived from the models, so they
+cannot drift from them: column lists come from `_meta`, values are prepared by
+each field (`get_db_prep_save`), and rows are turned into instances exactly as
+the ORM does it, through the backend's and the fields' converters and
+`Model.from_db`. Everything else uses the ORM. The tests compare each statement
+with its ORM equivalent on SQLite and PostgreSQL.
 
 Every statement runs through Django's cursor (`connection.cursor()`), so query
 logging, query-counting tests and `execute_wrapper` hooks see it.
 """
 
 import functools
-from collections.abc import Iterable, Sequence
+import inspect
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.fields import NOT_PROVIDED
 
 
 def run(sql: str, params: Sequence[Any], using: str, *, rows: bool = True) -> Any:
@@ -105,9 +108,72 @@ class ModelRows:
         return converters
 
 
+class CompiledQuery:
+    """A queryset whose SQL the ORM writes once per database and which then runs
+    with new values: for the few reads every request makes, where building the
+    statement is most of their cost.
+
+    `build` takes the values by name and returns the queryset, e.g.
+    `lambda business_id, pk: Booking.objects.for_business(business_id).filter(pk=pk)`.
+    It is called once, with a stand-in for each value, and the stand-ins are found
+    among the compiled statement's parameters; `rows(**values)` then runs that
+    statement with the real values. Values must already be valid for their fields
+    (the ORM's lookups would check, e.g., an id's range): callers check them first.
+    A `select_for_update()` query is compiled, and must run, inside a transaction.
+    """
+
+    def __init__(self, build: Callable[..., models.QuerySet]):
+        self.build = build
+        self.names = tuple(inspect.signature(build).parameters)
+        self._compiled: dict[str, tuple] = {}
+
+    def rows(self, using: str = "default", **values: Any) -> list[models.Model]:
+        """The queryset's rows for these values, as the instances the ORM would build."""
+        compiled = self._compiled.get(using)
+        if compiled is None:
+            compiled = self._compiled[using] = self._compile(using)
+        model, sql, slots, attnames, converters = compiled
+        params = [param if name is None else values[name] for name, param in slots]
+        rows = run(sql, params, using)
+        if converters:
+            connection = connections[using]
+            rows = [list(row) for row in rows]
+            for row in rows:
+                for index, (functions, expression) in converters:
+                    for convert in functions:
+                        row[index] = convert(row[index], expression, connection)
+        return [model.from_db(using, attnames, row) for row in rows]
+
+    def _compile(self, using: str) -> tuple:
+        # Stand-ins that each field's lookup turns into a parameter recognisable as text
+        # (an integer field keeps the number, a text field makes it a string); small
+        # enough for any integer column, as the lookups check.
+        stand_ins = {name: 1_073_741_001 + index for index, name in enumerate(self.names)}
+        queryset = self.build(**stand_ins).order_by()
+        compiler = queryset.query.get_compiler(using)
+        sql, params = compiler.as_sql()
+        by_text = {str(value): name for name, value in stand_ins.items()}
+        # Each parameter is a value's slot, or a constant of the queryset itself.
+        slots = tuple((by_text.get(str(param)), param) for param in params)
+        if sorted(name for name, _param in slots if name) != sorted(self.names):
+            raise ValueError(f"Each of {self.names} must appear once in the query: {sql}")
+        selected = [column for column, _sql, _alias in compiler.select]
+        attnames = tuple(column.target.attname for column in selected)
+        # What the ORM applies to each column read (e.g. SQLite's naive datetimes made
+        # aware); the backend's converters depend on its settings, not the connection.
+        converters = tuple(compiler.get_converters(selected).items())
+        return queryset.model, sql, slots, attnames, converters
+
+
 def insert_fields(model: type[models.Model]) -> tuple[str, ...]:
-    """What a row of `model` is inserted with: every field but the generated key."""
-    return tuple(field.name for field in model._meta.concrete_fields if not field.primary_key)
+    """What a row of `model` is inserted with: every field but the generated key,
+    generated columns and those whose default the database fills in (`db_default`),
+    as the ORM leaves them out."""
+    return tuple(
+        field.name
+        for field in model._meta.concrete_fields
+        if not field.primary_key and not field.generated and field.db_default is NOT_PROVIDED
+    )
 
 
 def prepared_values(

@@ -3,8 +3,16 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from bookings.models import Booking, BookingStatus, BookingStatusChange, ChangeSource
+from bookings.models import (
+    Booking,
+    BookingStatus,
+    BookingStatusChange,
+    ChangeSource,
+    status_stamp,
+)
 from core.errors import InvalidValue
 
 T_TENTATIVE = dt.datetime(2025, 1, 10, 9, 15, tzinfo=dt.UTC)
@@ -212,3 +220,60 @@ def test_a_reference_handle_outside_its_business_raises_does_not_exist(
     with pytest.raises(Booking.DoesNotExist):
         Booking.reference(booking.pk, other_business.id).change_status("lost")
     assert Booking.objects.get(pk=booking.pk).status == "lead"
+
+
+# --- the stamp: the one rule, pure --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("lead", {"status": "lead", "lost_at": None, "lost_date": None}),
+        (
+            "tentative",
+            {
+                "status": "tentative",
+                "tentative_at": T_CHANGE,
+                "tentative_date": dt.date(2025, 2, 1),
+                "lost_at": None,
+                "lost_date": None,
+            },
+        ),
+        (
+            "definite",
+            {
+                "status": "definite",
+                "definite_at": T_CHANGE,
+                "definite_date": dt.date(2025, 2, 1),
+                "lost_at": None,
+                "lost_date": None,
+            },
+        ),
+        ("lost", {"status": "lost", "lost_at": T_CHANGE, "lost_date": dt.date(2025, 2, 1)}),
+    ],
+)
+def test_the_stamp_names_exactly_the_fields_a_change_sets(status, expected):
+    assert status_stamp(status, T_CHANGE) == expected
+
+
+def test_the_stamp_dates_a_moment_given_with_an_offset_by_its_utc_date():
+    late_evening_in_new_york = dt.datetime(
+        2025, 1, 15, 21, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5))
+    )
+    assert status_stamp("definite", late_evening_in_new_york)["definite_date"] == dt.date(
+        2025, 1, 16
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("to_status", STATUSES)
+def test_change_status_updates_exactly_the_stamped_fields_and_updated_at(make_booking, to_status):
+    booking = make_booking()
+
+    with CaptureQueriesContext(connection) as captured:
+        booking.change_status(to_status, at=T_CHANGE)
+
+    [update] = [query["sql"] for query in captured if query["sql"].startswith("UPDATE")]
+    assigned = update.split(" SET ")[1].split(" WHERE ")[0]
+    columns = {assignment.split(" = ")[0].strip('"') for assignment in assigned.split(", ")}
+    assert columns == {*status_stamp(to_status, T_CHANGE), "updated_at"}

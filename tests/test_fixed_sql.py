@@ -4,9 +4,9 @@ the ORM gives for the same rows, on SQLite and on PostgreSQL."""
 import datetime as dt
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.transaction import TransactionManagementError
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from accounts.models import ApiToken, User, digest_token_key
 from bookings.models import Booking, BookingStatusChange
@@ -40,7 +40,7 @@ def full_booking(make_booking) -> Booking:
 
 
 def test_booking_in_business_reads_what_the_orm_reads(full_booking):
-    read = Booking.objects.in_business(full_booking.business_id, full_booking.pk)
+    read = Booking.objects.get_in_business(full_booking.business_id, full_booking.pk)
 
     expected = field_values(Booking.objects.get(pk=full_booking.pk))
     assert field_values(read) == expected
@@ -53,12 +53,57 @@ def test_booking_in_business_reads_what_the_orm_reads(full_booking):
 @pytest.mark.parametrize("pk", ["0", "-1", str(2**63), str(2**70), "999999", "9" * 5000])
 def test_booking_in_business_raises_does_not_exist_for_ids_naming_no_booking(full_booking, pk):
     with pytest.raises(Booking.DoesNotExist):
-        Booking.objects.in_business(full_booking.business_id, pk)
+        Booking.objects.get_in_business(full_booking.business_id, pk)
 
 
 def test_booking_in_business_does_not_read_another_business_s_booking(full_booking, other_business):
     with pytest.raises(Booking.DoesNotExist):
-        Booking.objects.in_business(other_business.id, full_booking.pk)
+        Booking.objects.get_in_business(other_business.id, full_booking.pk)
+
+
+def test_a_compiled_query_reads_what_its_queryset_reads_and_keeps_its_constants(
+    full_booking, make_booking
+):
+    make_booking(name="Still a lead")
+    lost_names = fixed_sql.CompiledQuery(
+        lambda business_id: (
+            Booking.objects.for_business(business_id).filter(status="lost").only("name")
+        )
+    )
+
+    [read] = lost_names.rows(business_id=full_booking.business_id)
+
+    assert (read.pk, read.name) == (full_booking.pk, full_booking.name)
+    assert read.get_deferred_fields() == {
+        f.attname for f in Booking._meta.concrete_fields if f.name not in {"id", "name"}
+    }
+    assert lost_names.rows(business_id=full_booking.business_id + 1) == []
+
+
+def test_a_compiled_query_refuses_a_queryset_that_does_not_use_each_value(full_booking):
+    ignores_pk = fixed_sql.CompiledQuery(
+        lambda business_id, pk: Booking.objects.for_business(business_id)
+    )
+    with pytest.raises(ValueError, match="must appear once"):
+        ignores_pk.rows(business_id=full_booking.business_id, pk=full_booking.pk)
+
+
+@isolate_apps("bookings")
+def test_inserts_leave_generated_columns_and_database_defaults_to_the_database():
+    class Probe(models.Model):
+        name = models.CharField(max_length=20)
+        size = models.IntegerField(db_default=3)
+        double = models.GeneratedField(
+            expression=models.F("name"), output_field=models.CharField(), db_persist=True
+        )
+
+        class Meta:
+            app_label = "bookings"
+
+        def __str__(self) -> str:
+            return self.name
+
+    assert fixed_sql.insert_fields(Probe) == ("name",)
 
 
 def test_locked_read_is_for_update_where_the_database_has_row_locks(full_booking):
@@ -161,14 +206,14 @@ def test_statements_are_seen_by_whoever_counts_or_wraps_queries(full_booking):
         return execute(sql, params, many, context)
 
     with CaptureQueriesContext(connection) as captured:
-        Booking.objects.in_business(full_booking.business_id, full_booking.pk)
+        Booking.objects.get_in_business(full_booking.business_id, full_booking.pk)
     with connection.execute_wrapper(wrapper):
-        Booking.objects.in_business(full_booking.business_id, full_booking.pk)
+        Booking.objects.get_in_business(full_booking.business_id, full_booking.pk)
 
     assert len(captured) == 1
     assert captured[0]["sql"].startswith("SELECT")
     assert len(seen) == 1
-    assert seen[0][1] == [full_booking.pk, full_booking.business_id]
+    assert seen[0][1] == [full_booking.business_id, full_booking.pk]
 
 
 def test_database_errors_are_django_s(full_booking):
@@ -190,4 +235,4 @@ def test_a_transaction_marked_for_rollback_refuses_further_statements(full_booki
     with transaction.atomic():
         transaction.set_rollback(True)
         with pytest.raises(TransactionManagementError):
-            Booking.objects.in_business(full_booking.business_id, full_booking.pk)
+            Booking.objects.get_in_business(full_booking.business_id, full_booking.pk)

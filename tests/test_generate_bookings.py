@@ -9,7 +9,7 @@ from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import Business
-from bookings.models import STAMPED_STATUSES, Booking, BookingStatusChange, utc_date
+from bookings.models import STAMPED_STATUSES, Booking, BookingStatusChange, status_date_of
 
 
 def run(command: str, *args: str) -> str:
@@ -54,7 +54,7 @@ def test_generated_bookings_are_consistent(db):
     ):
         for status in STAMPED_STATUSES:
             moment = getattr(booking, f"{status}_at")
-            assert getattr(booking, f"{status}_date") == (moment and utc_date(moment))
+            assert getattr(booking, f"{status}_date") == (moment and status_date_of(moment))
             assert moment is None or booking.created_at <= moment <= now
         if booking.status == "lead":
             assert booking.last_to is None  # created as a lead, never moved

@@ -35,7 +35,14 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from accounts.models import Business
-from bookings.models import Booking, BookingStatus, BookingStatusChange, ChangeSource
+from bookings.models import (
+    Booking,
+    BookingStatus,
+    BookingStatusChange,
+    ChangeSource,
+    status_date_of,
+    status_stamp,
+)
 
 BOOKING_FIELDS = (
     "id",
@@ -168,11 +175,7 @@ class BookingFactory:
                 ChangeSource.ADMIN.value if rng.random() < 0.3 else ChangeSource.API.value,
             )
         )
-        row["status"] = status
-        row[f"{status}_at"] = moment
-        row[f"{status}_date"] = moment.astimezone(dt.UTC).date()
-        if status != BookingStatus.LOST:
-            row["lost_at"] = row["lost_date"] = None
+        row.update(status_stamp(status, moment))
         row["updated_at"] = max(row["updated_at"], recorded_at)
 
     def break_booking(self, generated: GeneratedBooking, path: tuple[str, ...]) -> None:
@@ -188,7 +191,7 @@ class BookingFactory:
                 row[f"{reached}_date"] += dt.timedelta(days=rng.choice((-1, 1)))
         elif generated.broken == "stray_lost":
             lost_at = self.moment_after(row["updated_at"], mean_days=3)
-            row["lost_at"], row["lost_date"] = lost_at, lost_at.astimezone(dt.UTC).date()
+            row["lost_at"], row["lost_date"] = lost_at, status_date_of(lost_at)
         elif generated.broken == "missing":
             row[f"{status}_at"] = row[f"{status}_date"] = None
             if rng.random() < 1 / 3:

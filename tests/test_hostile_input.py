@@ -2,8 +2,10 @@
 
 import json
 
+import django_filters
 import pytest
 
+from bookings.filters import BookingFilter
 from bookings.models import Booking, BookingStatusChange
 
 
@@ -264,3 +266,43 @@ def test_booking_ids_too_long_to_be_numbers_are_404s(api, suffix):
         response = api.get(path)
     assert response.status_code == 404
     assert response.json()["detail"]
+
+
+DATETIME_FILTERS = sorted(
+    name
+    for name, definition in BookingFilter.base_filters.items()
+    if isinstance(definition, django_filters.IsoDateTimeFilter)
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", DATETIME_FILTERS)
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00:00%2B05:00",  # before year 1 once in UTC
+        "9999-12-31T23:00:00-05:00",  # after year 9999 once in UTC
+        "2025-01-01T00:00:00%00",
+    ],
+)
+def test_a_datetime_filter_outside_utc_or_with_a_nul_is_400_naming_it(api, booking, name, value):
+    response = api.get(f"/v2/bookings?{name}={value}")
+    assert response.status_code == 400
+    assert list(response.json()) == [name]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "guest_count=2147483648",  # beyond the column on PostgreSQL
+        "guest_count__lt=99999999999999999999999",
+        "guest_count__gte=-1",
+        "lost_date__gte=10000-01-01",
+        "tentative_date__lt=0000-12-31",
+    ],
+)
+def test_a_filter_value_the_column_cannot_hold_is_400_naming_it(api, booking, query):
+    response = api.get(f"/v2/bookings?{query}")
+    assert response.status_code == 400
+    assert list(response.json()) == [query.split("=")[0]]

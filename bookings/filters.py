@@ -1,9 +1,13 @@
 """Query-string filters for GET /v2/bookings."""
 
+import datetime as dt
+
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
-from django_filters.fields import MultipleChoiceField
+from django_filters.fields import IsoDateTimeField, MultipleChoiceField
 
 from bookings.models import Booking, BookingStatus
 
@@ -25,10 +29,42 @@ class StatusFilter(django_filters.MultipleChoiceFilter):
         return qs.filter(status__in=value) if value else qs
 
 
+class CountField(forms.IntegerField):
+    """A whole number the API would store in a count: 0 to 2**31 - 1, as on create."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=0, max_value=2**31 - 1, **kwargs)
+
+
 class IntegerFilter(django_filters.NumberFilter):
     """A whole number (django-filter's NumberFilter would take 0.5 for a count)."""
 
-    field_class = forms.IntegerField
+    field_class = CountField
+
+
+class UTCMomentField(IsoDateTimeField):
+    """ISO 8601; an offset is converted to UTC here, none means UTC. A moment that does
+    not exist in UTC (0001-01-01T00:00:00+05:00) is refused as change_status refuses it,
+    rather than left for the database adapter to overflow on (SQLite)."""
+
+    default_error_messages = {
+        "out_of_range": "Out of the representable range once converted to UTC.",
+    }
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            ProhibitNullCharactersValidator()(value)
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["out_of_range"], "out_of_range") from None
+
+
+class UTCMomentFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCMomentField
 
 
 RANGE_LOOKUPS = ["exact", "gt", "gte", "lt", "lte"]
@@ -89,6 +125,6 @@ class BookingFilter(django_filters.FilterSet):
         }
         # ISO 8601 bounds; an offset is converted to UTC, none means UTC.
         filter_overrides = {
-            models.DateTimeField: {"filter_class": django_filters.IsoDateTimeFilter},
+            models.DateTimeField: {"filter_class": UTCMomentFilter},
             models.PositiveIntegerField: {"filter_class": IntegerFilter},
         }

@@ -1,11 +1,11 @@
 """The bookings API: thin views over Booking's model methods."""
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from bookings.filters import BookingFilter
@@ -17,85 +17,88 @@ from bookings.serializers import (
     ChangeStatusSerializer,
 )
 from core.idempotency import idempotent
+from core.pagination import NewestFirstPagination, RecordedOrderPagination
 from core.schema import (
     COMMON_ERRORS,
     IDEMPOTENCY_KEY,
     IDEMPOTENT_WRITE_ERRORS,
-    INVALID_CURSOR,
     NOT_FOUND,
     WRITE_ERRORS,
     error,
 )
 from core.views import RejectUnknownQueryParametersMixin
 
-
-class NewestFirstPagination(CursorPagination):
-    """Cursor pages: stable under inserts and free of COUNT(*) at any table size."""
-
-    ordering = "-id"
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-    def get_page_size(self, request) -> int:
-        # DRF falls back to the default on a bad value; a client that asked for
-        # something else should hear about it. Sizes above the maximum are capped.
-        requested = request.query_params.get(self.page_size_query_param, "")
-        if requested == "":
-            return self.page_size
-        if not requested.isascii() or not requested.isdigit() or int(requested) < 1:
-            raise ValidationError(
-                {
-                    self.page_size_query_param: [
-                        f"Must be a whole number from 1 to {self.max_page_size}."
-                    ]
-                }
-            )
-        return min(int(requested), self.max_page_size)
-
-
-class RecordedOrderPagination(NewestFirstPagination):
-    ordering = "id"
-    page_size = 100
-    max_page_size = 500
+# The path's id is a booking's integer id; routing takes digits only, so anything else
+# is a 404 before a view runs.
+BOOKING_ID = OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH)
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="List the caller's bookings, newest first",
+        description=(
+            "One page of the caller's bookings, newest first, narrowed by the filters "
+            "below. Follow `next` and `previous` for the other pages: a `cursor` the API "
+            "did not hand out is a 400. Datetime bounds are ISO 8601; an offset is "
+            "converted to UTC, none means UTC."
+        ),
         responses={
             200: BookingSerializer(many=True),
-            400: error("A filter value is invalid."),
-            404: INVALID_CURSOR,
-            **COMMON_ERRORS,
+            400: error("A filter, `page_size` or `cursor` is invalid, or a parameter unknown."),
+            **{code: response for code, response in COMMON_ERRORS.items() if code != 400},
         },
     ),
     create=extend_schema(
         summary="Create a booking (lead, unless a status is given)",
+        description=(
+            "Creates a booking in the caller's business. It starts as `lead`; with a "
+            "`status` (and optionally `status_at` or `status_date`) that status is then "
+            "recorded as a change from `lead`, as change_status would."
+        ),
         request=BookingCreateSerializer,
         parameters=[IDEMPOTENCY_KEY],
         responses={201: BookingSerializer, **IDEMPOTENT_WRITE_ERRORS},
     ),
     retrieve=extend_schema(
         summary="One booking with every status field",
+        description="The booking with this id in the caller's business, else a 404.",
+        parameters=[BOOKING_ID],
         responses={200: BookingSerializer, 404: NOT_FOUND, **COMMON_ERRORS},
     ),
     partial_update=extend_schema(
         summary="Edit a booking's ordinary fields (status fields: use change_status)",
+        description=(
+            "Edits `name`, `starts_at`, `ends_at`, `guest_count` and `notes`. A status "
+            "field in the body is a 400 pointing to change_status; `ends_at` may not be "
+            "before `starts_at`."
+        ),
+        parameters=[BOOKING_ID],
         responses={200: BookingSerializer, 404: NOT_FOUND, **WRITE_ERRORS},
     ),
     destroy=extend_schema(
         summary="Delete a booking and its history",
+        description="Deletes the booking and every status change recorded for it.",
+        parameters=[BOOKING_ID],
         responses={204: None, 404: NOT_FOUND, **COMMON_ERRORS},
     ),
     change_status=extend_schema(
         summary="Change a booking's status",
+        description=(
+            "Sets the status, stamps its `*_at` and `*_date` with the moment (`status_at`, "
+            "`status_date`, or now), keeps the other statuses' moments (leaving `lost` "
+            "clears `lost_*`) and records one history entry, all in one transaction."
+        ),
         request=ChangeStatusSerializer,
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[BOOKING_ID, IDEMPOTENCY_KEY],
         responses={200: BookingSerializer, 404: NOT_FOUND, **IDEMPOTENT_WRITE_ERRORS},
     ),
     status_history=extend_schema(
         summary="Every status change of a booking, in the order recorded",
+        description=(
+            "Oldest first, in the order recorded: a backdated correction appears where it "
+            "was recorded. Follow `next` for the other pages."
+        ),
+        parameters=[BOOKING_ID],
         responses={200: BookingStatusChangeSerializer(many=True), 404: NOT_FOUND, **COMMON_ERRORS},
     ),
 )

@@ -606,7 +606,7 @@ def test_list_pages_are_bounded_and_walkable(api, make_booking):
 
 @pytest.mark.django_db
 def test_page_size_is_capped(api, make_booking, settings):
-    from bookings.views import NewestFirstPagination
+    from core.pagination import NewestFirstPagination
 
     for number in range(NewestFirstPagination.max_page_size + 5):
         make_booking(name=f"booking {number}")

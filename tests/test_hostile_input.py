@@ -2,8 +2,10 @@
 
 import json
 
+import django_filters
 import pytest
 
+from bookings.filters import BookingFilter
 from bookings.models import Booking, BookingStatusChange
 
 
@@ -330,6 +332,27 @@ def test_django_s_error_pages_are_json_on_api_paths_and_html_elsewhere(rf, handl
     assert page("/v2/bookings/1").status_code == status
     assert set(json.loads(page("/status").content)) == {"detail"}
     assert page("/admin/").headers["Content-Type"].startswith("text/html")
+DATETIME_FILTERS = sorted(
+    name
+    for name, definition in BookingFilter.base_filters.items()
+    if isinstance(definition, django_filters.IsoDateTimeFilter)
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", DATETIME_FILTERS)
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00:00%2B05:00",  # before year 1 once in UTC
+        "9999-12-31T23:00:00-05:00",  # after year 9999 once in UTC
+        "2025-01-01T00:00:00%00",
+    ],
+)
+def test_a_datetime_filter_outside_utc_or_with_a_nul_is_400_naming_it(api, booking, name, value):
+    response = api.get(f"/v2/bookings?{name}={value}")
+    assert response.status_code == 400
+    assert list(response.json()) == [name]
 
 
 @pytest.mark.django_db
@@ -376,3 +399,16 @@ def test_an_odd_content_length_is_a_json_4xx(api, booking, length):
     assert response.status_code in (400, 413)
     assert response.json()["detail"]
     assert_untouched(booking)
+    "query",
+    [
+        "guest_count=2147483648",  # beyond the column on PostgreSQL
+        "guest_count__lt=99999999999999999999999",
+        "guest_count__gte=-1",
+        "lost_date__gte=10000-01-01",
+        "tentative_date__lt=0000-12-31",
+    ],
+)
+def test_a_filter_value_the_column_cannot_hold_is_400_naming_it(api, booking, query):
+    response = api.get(f"/v2/bookings?{query}")
+    assert response.status_code == 400
+    assert list(response.json()) == [query.split("=")[0]]

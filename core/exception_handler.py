@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
-from core.errors import AlreadyExists, DomainError, InvalidValue, NotAllowed
+from core.errors import AlreadyExists, Conflict, DomainError, InvalidValue, NotAllowed
 from core.idempotency import IdempotencyKeyReused
 
 logger = logging.getLogger(__name__)
@@ -17,6 +17,7 @@ DOMAIN_ERROR_STATUS = {
     InvalidValue: status.HTTP_400_BAD_REQUEST,
     NotAllowed: status.HTTP_403_FORBIDDEN,
     AlreadyExists: status.HTTP_409_CONFLICT,
+    Conflict: status.HTTP_409_CONFLICT,
 }
 
 

@@ -530,3 +530,12 @@ def test_retry_of_another_business_or_another_endpoints_delivery_is_a_404(
     )
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED
+
+
+@pytest.mark.django_db
+def test_an_unknown_event_type_is_named_in_a_flat_list_of_messages(api):
+    response = api.post(
+        "/v2/webhook_endpoints", {"url": URL, "event_types": ["booking.created", "nope"]}
+    )
+    assert response.status_code == 400
+    assert response.json() == {"event_types": ['Item 1: "nope" is not a valid choice.']}

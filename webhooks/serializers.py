@@ -11,11 +11,28 @@ from webhooks.models import EVENT_TYPES, EVERY_EVENT_TYPE, Delivery, WebhookEndp
 from webhooks.urls_policy import MAX_URL_LENGTH
 
 
+class EventTypesField(serializers.ListField):
+    """A list of event types whose errors are one flat list of messages, as every error
+    of the API is (DRF would nest them by the item's index)."""
+
+    def run_child_validation(self, data):
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as refused:
+            raise serializers.ValidationError(
+                [
+                    f"Item {index}: {message}"
+                    for index, messages in refused.detail.items()
+                    for message in messages
+                ]
+            ) from None
+
+
 class WebhookEndpointSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     """An endpoint as every answer shows it (never with its secret), and a PATCH body."""
 
     url = StrictCharField(max_length=MAX_URL_LENGTH)
-    event_types = serializers.ListField(
+    event_types = EventTypesField(
         child=serializers.ChoiceField(choices=[EVERY_EVENT_TYPE, *EVENT_TYPES]),
         min_length=1,
         max_length=len(EVENT_TYPES),

@@ -12,7 +12,12 @@ from django.utils.html import format_html
 
 from accounts.admin_scoping import BusinessScopedAdmin
 from core.errors import DomainError
-from webhooks.models import CHANGEABLE_FIELDS, Delivery, WebhookEndpoint
+from webhooks.models import (
+    CHANGEABLE_FIELDS,
+    DELIVERY_OUTCOME_FIELDS,
+    Delivery,
+    WebhookEndpoint,
+)
 
 
 @admin.register(WebhookEndpoint)
@@ -78,33 +83,10 @@ class WebhookEndpointAdmin(BusinessScopedAdmin):
 @admin.register(Delivery)
 class DeliveryAdmin(BusinessScopedAdmin):
     business_field = "endpoint__business"
-    list_display = [
-        "id",
-        "endpoint",
-        "event_id_shown",
-        "event_type",
-        "status",
-        "attempts",
-        "created_at",
-        "last_attempt_at",
-        "next_attempt_at",
-        "last_response_status",
-        "last_error",
-    ]
+    fields = ["endpoint", "event_id_shown", "event_type", *DELIVERY_OUTCOME_FIELDS]
+    list_display = ["id", *fields]
     list_filter = ["status"]
     list_select_related = ["endpoint"]
-    fields = [
-        "endpoint",
-        "event_id_shown",
-        "event_type",
-        "status",
-        "attempts",
-        "created_at",
-        "last_attempt_at",
-        "next_attempt_at",
-        "last_response_status",
-        "last_error",
-    ]
     actions = ["retry_now"]
 
     def get_queryset(self, request):

@@ -39,6 +39,16 @@ EVENT_TYPES = (
     "status.deleted",
 )
 CHANGEABLE_FIELDS = {"url", "event_types", "description", "active"}
+# What a delivery's attempts so far come to, as the API and the admin show them.
+DELIVERY_OUTCOME_FIELDS = [
+    "status",
+    "attempts",
+    "created_at",
+    "last_attempt_at",
+    "next_attempt_at",
+    "last_response_status",
+    "last_error",
+]
 
 
 def new_secret() -> str:

@@ -7,7 +7,13 @@ the limit of endpoints) are WebhookEndpoint's, which the views call.
 from rest_framework import serializers
 
 from core.serializers import RejectUnknownFieldsMixin, StrictBooleanField, StrictCharField
-from webhooks.models import EVENT_TYPES, EVERY_EVENT_TYPE, Delivery, WebhookEndpoint
+from webhooks.models import (
+    DELIVERY_OUTCOME_FIELDS,
+    EVENT_TYPES,
+    EVERY_EVENT_TYPE,
+    Delivery,
+    WebhookEndpoint,
+)
 from webhooks.urls_policy import MAX_URL_LENGTH
 
 
@@ -88,16 +94,5 @@ class DeliverySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Delivery
-        fields = [
-            "id",
-            "event_id",
-            "event_type",
-            "status",
-            "attempts",
-            "created_at",
-            "last_attempt_at",
-            "next_attempt_at",
-            "last_response_status",
-            "last_error",
-        ]
+        fields = ["id", "event_id", "event_type", *DELIVERY_OUTCOME_FIELDS]
         read_only_fields = fields

@@ -253,6 +253,12 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# --- Webhook endpoint URLs (SPEC §8.3; webhooks/urls_policy.py) ----------------------
+# Off in production: receivers are public https:// addresses. Tests and the local demo
+# turn them on to post to a receiver on 127.0.0.1.
+WEBHOOK_ALLOW_HTTP = env_flag("WEBHOOK_ALLOW_HTTP")
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env_flag("WEBHOOK_ALLOW_PRIVATE_HOSTS")
+
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", True)

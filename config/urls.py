@@ -4,9 +4,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bookings.views import BookingViewSet
 from core.routers import OptionalSlashRouter
+from webhooks.views import WebhookEndpointViewSet
 
 router = OptionalSlashRouter()
 router.register("v2/bookings", BookingViewSet, basename="booking")
+router.register("v2/webhook_endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -35,3 +35,8 @@ class NotFound(DomainError):
 
 class AlreadyExists(DomainError):
     """The object the caller asked to create is there already."""
+
+
+class Conflict(DomainError):
+    """The object's current state refuses this for now (a limit reached, an inactive
+    endpoint); the same request may succeed once that state changes."""

@@ -7,7 +7,14 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
-from core.errors import AlreadyExists, DomainError, InvalidValue, NotAllowed, NotFound
+from core.errors import (
+    AlreadyExists,
+    Conflict,
+    DomainError,
+    InvalidValue,
+    NotAllowed,
+    NotFound,
+)
 from core.idempotency import IdempotencyKeyReused
 
 logger = logging.getLogger(__name__)
@@ -18,6 +25,7 @@ DOMAIN_ERROR_STATUS = {
     NotAllowed: status.HTTP_403_FORBIDDEN,
     NotFound: status.HTTP_404_NOT_FOUND,
     AlreadyExists: status.HTTP_409_CONFLICT,
+    Conflict: status.HTTP_409_CONFLICT,
 }
 
 

@@ -26,6 +26,7 @@ class CurrentTransactionId(models.Expression):
     """The writing transaction's id (PostgreSQL), or 0 (SQLite: one writer at a time)."""
 
     output_field = models.BigIntegerField()
+    allowed_default = True
 
     def as_sql(self, compiler, connection):
         return "0", []

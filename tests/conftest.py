@@ -7,6 +7,9 @@ from rest_framework.test import APIClient
 from accounts.models import ApiToken, Business, User
 from bookings.models import Booking
 
+# The fake DNS of the webhook URL tests (fixture `fake_dns`).
+pytest_plugins = ["tests.fake_dns"]
+
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):

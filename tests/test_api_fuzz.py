@@ -31,7 +31,8 @@ def keep_the_test_connection():
 
 
 @pytest.fixture
-def token(db, keep_the_test_connection) -> str:
+def token(db, keep_the_test_connection, fake_dns) -> str:
+    # Webhook URLs resolve from the fake DNS (tests/fake_dns.py), never the network.
     business = Business.objects.create(id=43111, name="Demo Venue")
     user = User.objects.create_user(username="fuzzer", business=business)
     fork_shared_statuses(business, by=user)

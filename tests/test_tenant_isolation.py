@@ -9,17 +9,30 @@ import pytest
 
 from bookings.models import Booking, BookingStatusChange
 from core.models import IdempotencyKey
+from events.models import Event
 from statuses.models import Status
 from statuses.services import fork_shared_statuses
+from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
 
 
 @pytest.fixture
-def victim_data(business, api_user):
-    """Business 43111's data: a booking with history and its own status list."""
+def victim_data(business, api_user, fake_dns):
+    """Business 43111's data: a booking with history, its own status list, and a
+    webhook endpoint with a failed delivery. (URLs resolve from tests/fake_dns.py.)"""
     booking = Booking.objects.create(business=business, name="Private wedding")
     booking.change_status("tentative", at=dt.datetime(2025, 1, 10, tzinfo=dt.UTC))
     fork_shared_statuses(business, by=api_user)
-    return {"booking": booking, "status": Status.objects.for_business(business.id).first()}
+    endpoint = WebhookEndpoint.objects.create(
+        business=business, url="https://hooks.example.com/victim", event_types=["*"]
+    )
+    event = Event.objects.create(business=business, type="booking.created", data={})
+    delivery = Delivery.objects.create(endpoint=endpoint, event=event, status=DeliveryStatus.FAILED)
+    return {
+        "booking": booking,
+        "status": Status.objects.for_business(business.id).first(),
+        "endpoint": endpoint,
+        "delivery": delivery,
+    }
 
 
 @pytest.fixture
@@ -42,6 +55,12 @@ def victim_snapshot(business) -> dict:
         ),
         "statuses": list(Status.objects.filter(business=business).order_by("id").values()),
         "idempotency": list(IdempotencyKey.objects.filter(business=business).values()),
+        "webhook_endpoints": list(
+            WebhookEndpoint.objects.filter(business=business).order_by("id").values()
+        ),
+        "deliveries": list(
+            Delivery.objects.filter(endpoint__business=business).order_by("id").values()
+        ),
     }
 
 
@@ -58,7 +77,15 @@ def attacks(victim, business, attacker_status):
     def created_in_own_business(body):
         assert not Booking.objects.filter(pk=body["id"], business=business).exists()
 
+    def no_victim_endpoints(body):
+        assert endpoint_id not in [e["id"] for e in body["results"]]
+
+    def endpoint_in_own_business(body):
+        assert not WebhookEndpoint.objects.filter(pk=body["id"], business=business).exists()
+
     booking_path = f"/v2/bookings/{booking_id}"
+    endpoint_id, delivery_id = victim["endpoint"].pk, victim["delivery"].pk
+    endpoint_path = f"/v2/webhook_endpoints/{endpoint_id}"
     return [
         ("get", "/v2/bookings", "/v2/bookings", None, 200, no_victim_bookings),
         ("post", "/v2/bookings", "/v2/bookings", {"name": "Mine"}, 201, created_in_own_business),
@@ -115,6 +142,49 @@ def attacks(victim, business, attacker_status):
                 "subStatus": "Moved",
             },
             403,
+            None,
+        ),
+        ("get", "/v2/webhook_endpoints", "/v2/webhook_endpoints", None, 200, no_victim_endpoints),
+        (
+            "post",
+            "/v2/webhook_endpoints",
+            "/v2/webhook_endpoints",
+            {"url": "https://hooks.example.com/mine"},
+            201,
+            endpoint_in_own_business,
+        ),
+        ("get", "/v2/webhook_endpoints/{id}", endpoint_path, None, 404, None),
+        (
+            "patch",
+            "/v2/webhook_endpoints/{id}",
+            endpoint_path,
+            {"url": "https://hooks.example.com/stolen", "active": False},
+            404,
+            None,
+        ),
+        ("delete", "/v2/webhook_endpoints/{id}", endpoint_path, None, 404, None),
+        (
+            "post",
+            "/v2/webhook_endpoints/{id}/rotate_secret",
+            f"{endpoint_path}/rotate_secret",
+            None,
+            404,
+            None,
+        ),
+        (
+            "get",
+            "/v2/webhook_endpoints/{id}/deliveries",
+            f"{endpoint_path}/deliveries",
+            None,
+            404,
+            None,
+        ),
+        (
+            "post",
+            "/v2/webhook_endpoints/{id}/deliveries/{delivery_id}/retry",
+            f"{endpoint_path}/deliveries/{delivery_id}/retry",
+            None,
+            404,
             None,
         ),
     ]

@@ -91,6 +91,24 @@ class WebhookEndpoint(models.Model):
     deactivate.alters_data = True
 
 
+class DeliveryQuerySet(models.QuerySet):
+    def due(self, now: dt.datetime) -> "DeliveryQuerySet":
+        """Pending deliveries of active endpoints whose next attempt is due and that no
+        worker holds (no lease, or one that expired with its worker)."""
+        return self.filter(
+            models.Q(leased_until__isnull=True) | models.Q(leased_until__lt=now),
+            status=DeliveryStatus.PENDING,
+            endpoint__active=True,
+            next_attempt_at__lte=now,
+        )
+
+    def leased_by(self, delivery: "Delivery") -> "DeliveryQuerySet":
+        """The delivery, only while the lease its worker took is still the current one."""
+        return self.filter(
+            pk=delivery.pk, leased_until=delivery.leased_until, status=DeliveryStatus.PENDING
+        )
+
+
 class Delivery(models.Model):
     """One event for one endpoint, and its attempts so far."""
 
@@ -114,6 +132,8 @@ class Delivery(models.Model):
     # outcome. A worker killed mid-attempt leaves the lease to expire: the delivery
     # is taken again, never lost.
     leased_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "deliveries"

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from core.renderers import JSONRenderer
 from events.models import Event
+from tests.conftest import requires_postgresql
 from webhooks.models import Delivery, WebhookEndpoint, new_secret
 from webhooks.worker import Worker, retry_delay
 
@@ -386,3 +387,70 @@ def test_a_leased_delivery_is_not_taken_twice_until_its_lease_expires(business, 
     Delivery.objects.filter(pk=taken.pk).update(leased_until=timezone.now())
     [again] = claim(5)
     assert (again.pk, again.attempts) == (taken.pk, 2)
+
+
+def run_in_thread(worker: Worker) -> threading.Thread:
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    return thread
+
+
+def wait_for(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_worker_survives_a_lost_database_and_carries_on(business, receiver, monkeypatch):
+    from django.db import OperationalError
+
+    from webhooks import worker as worker_module
+
+    real_fan_out = worker_module.fan_out
+    failures = []
+
+    def database_gone_twice():
+        if len(failures) < 2:
+            failures.append(1)
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_fan_out()
+
+    monkeypatch.setattr(worker_module, "fan_out", database_gone_twice)
+    endpoint_for(business, receiver.url)
+    event_of(business)
+    worker = Worker(concurrency=2)
+    thread = run_in_thread(worker)
+    try:
+        wait_for(lambda: receiver.received, 15)
+    finally:
+        worker.stop()
+        thread.join(10)
+    assert len(failures) == 2
+    assert not thread.is_alive()
+    wait_for(lambda: Delivery.objects.get().status == "succeeded", 5)
+
+
+@requires_postgresql
+def test_a_notify_wakes_an_idle_worker_before_its_poll(business, receiver, settings, monkeypatch):
+    from django.db import connection
+
+    from webhooks import worker as worker_module
+
+    settings.WEBHOOK_WORKER_LISTEN = True
+    monkeypatch.setattr(worker_module, "POLL_INTERVAL", 30)
+    endpoint_for(business, receiver.url)
+    worker = Worker(concurrency=2)
+    thread = run_in_thread(worker)
+    try:
+        time.sleep(1)  # idle, listening
+        event = event_of(business)
+        with connection.cursor() as cursor:
+            cursor.execute(f"NOTIFY {worker_module.NOTIFY_CHANNEL}")
+        wait_for(lambda: receiver.received, 10)
+    finally:
+        worker.stop()
+        with connection.cursor() as cursor:  # the listener's wait ends at once
+            cursor.execute(f"NOTIFY {worker_module.NOTIFY_CHANNEL}")
+        thread.join(40)
+    assert receiver.received[0].headers["webhook-id"] == event.public_id

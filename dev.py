@@ -62,7 +62,15 @@ def serve(arguments: list[str]) -> None:
     manage("collectstatic", "--no-input", "--verbosity", "0")
     manage("seed_demo", "--server-url", server_url(address))
     print(f"Serving on {server_url(address)}/ (admin at /admin/, API at /v2/bookings and /status)")
-    manage("runserver", "--noreload", address)
+    # The demo's webhooks may go to receivers on this machine; a worker runs beside it.
+    os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_HOSTS", "1")
+    os.environ.setdefault("WEBHOOK_ALLOW_HTTP", "1")
+    worker = subprocess.Popen([str(PYTHON), "manage.py", "deliver_webhooks"], cwd=ROOT)
+    try:
+        manage("runserver", "--noreload", address)
+    finally:
+        worker.terminate()  # SIGTERM: it finishes its attempts in flight
+        worker.wait()
 
 
 def test(arguments: list[str]) -> None:

@@ -268,6 +268,21 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# --- Webhooks (SPEC §8.4) --------------------------------------------------
+# The whole attempt's deadline, in seconds: connect, send, the answer's first 64 KiB.
+WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "10"))
+# Seconds before each retry after a failed attempt (+0-10% jitter); after the last
+# retry fails, the delivery is `failed`.
+WEBHOOK_RETRY_SCHEDULE = [
+    float(seconds)
+    for seconds in env_list("WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000")
+]
+# An endpoint none of whose attempts succeeded for this long is disabled.
+WEBHOOK_DISABLE_AFTER_DAYS = float(os.environ.get("WEBHOOK_DISABLE_AFTER_DAYS", "5"))
+# The worker LISTENs for new events on a direct PostgreSQL connection; behind
+# PgBouncer in transaction mode LISTEN fails silently: set 0 to poll every second only.
+WEBHOOK_WORKER_LISTEN = env_flag("WEBHOOK_WORKER_LISTEN", True)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -240,6 +240,22 @@ class DeliveryQuerySet(models.QuerySet):
         """With `event_type`, read by the join rather than by loading each event."""
         return self.annotate(event_type=models.F("event__type"))
 
+    def due(self, now: dt.datetime) -> "DeliveryQuerySet":
+        """Pending deliveries of active endpoints whose next attempt is due and that no
+        worker holds (no lease, or one that expired with its worker)."""
+        return self.filter(
+            models.Q(leased_until__isnull=True) | models.Q(leased_until__lt=now),
+            status=DeliveryStatus.PENDING,
+            endpoint__active=True,
+            next_attempt_at__lte=now,
+        )
+
+    def leased_by(self, delivery: "Delivery") -> "DeliveryQuerySet":
+        """The delivery, only while the lease its worker took is still the current one."""
+        return self.filter(
+            pk=delivery.pk, leased_until=delivery.leased_until, status=DeliveryStatus.PENDING
+        )
+
 
 class Delivery(models.Model):
     """One event for one endpoint, and its attempts so far."""

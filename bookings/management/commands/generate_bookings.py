@@ -44,32 +44,10 @@ from bookings.models import (
     status_stamp,
 )
 
-BOOKING_FIELDS = (
-    "id",
-    "business_id",
-    "name",
-    "starts_at",
-    "ends_at",
-    "guest_count",
-    "notes",
-    "status",
-    "tentative_date",
-    "tentative_at",
-    "definite_date",
-    "definite_at",
-    "lost_date",
-    "lost_at",
-    "created_at",
-    "updated_at",
-)
-HISTORY_FIELDS = (
-    "booking_id",
-    "from_status",
-    "to_status",
-    "status_at",
-    "recorded_at",
-    "changed_by",
-    "source",
+# The columns each generated row fills, in the models' order (the COPY/INSERT order).
+BOOKING_FIELDS = tuple(field.attname for field in Booking._meta.concrete_fields)
+HISTORY_FIELDS = tuple(
+    field.attname for field in BookingStatusChange._meta.concrete_fields if not field.primary_key
 )
 BROKEN_KINDS = ("backfill", "mismatched", "stray_lost", "missing")
 

@@ -172,6 +172,11 @@ CACHES = {
     }
 }
 
+# --- Events ----------------------------------------------------------------
+# purge_events deletes events older than this (SPEC §8.1), never the newest of a
+# business nor one a webhook delivery still waits on.
+EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
+
 # Bodies over 1 MiB are refused before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 

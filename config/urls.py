@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bookings.views import BookingViewSet
 from core.routers import OptionalSlashRouter
+from events.views import EventFeedView
 
 router = OptionalSlashRouter()
 router.register("v2/bookings", BookingViewSet, basename="booking")
@@ -13,6 +14,7 @@ urlpatterns = [
     re_path(r"^v2/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^v2/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("statuses.urls")),
+    re_path(r"^v2/events/?$", EventFeedView.as_view(), name="event-feed"),
     path("", include(router.urls)),
 ]
 

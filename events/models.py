@@ -93,6 +93,13 @@ class EventQuerySet(models.QuerySet):
             | models.Q(transaction_id=event.transaction_id, id__gt=event.id)
         )
 
+    def up_to(self, event: "Event") -> "EventQuerySet":
+        """The events up to and including `event` in feed order."""
+        return self.filter(
+            models.Q(transaction_id__lt=event.transaction_id)
+            | models.Q(transaction_id=event.transaction_id, id__lte=event.id)
+        )
+
     def of_types(self, types: list[str]) -> "EventQuerySet":
         return self.filter(type__in=types)
 

@@ -65,6 +65,16 @@ class OldestRunningTransactionId(models.Expression):
         return "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint)", []
 
 
+def pk_of_public_id(public_id: str) -> int | None:
+    """The primary key an `evt_…` id names, or None when it is malformed."""
+    number = public_id.removeprefix(EVENT_ID_PREFIX)
+    if number == public_id or not number.isascii() or not number.isdigit():
+        return None
+    if len(number) > 18:  # beyond a bigint
+        return None
+    return int(number)
+
+
 @dataclasses.dataclass(frozen=True)
 class FeedPage:
     """A page of the feed: the events to show, the last event examined (the page's
@@ -169,12 +179,10 @@ class EventManager(models.Manager.from_queryset(EventQuerySet)):
     def by_public_id(self, business_id: int, public_id: str) -> "Event":
         """The business's event with this `evt_…` id, else Event.DoesNotExist (another
         business's ids, and malformed ones, are unknown)."""
-        number = public_id.removeprefix(EVENT_ID_PREFIX)
-        if number == public_id or not number.isascii() or not number.isdigit():
+        pk = pk_of_public_id(public_id)
+        if pk is None:
             raise Event.DoesNotExist
-        if len(number) > 18:  # beyond a bigint
-            raise Event.DoesNotExist
-        return self.for_business(business_id).get(pk=int(number))
+        return self.for_business(business_id).get(pk=pk)
 
 
 class Event(models.Model):

@@ -94,6 +94,7 @@ class EventFeedView(RejectUnknownQueryParametersMixin, APIView):
         return {"after", "page_size", "type"}
 
     @extend_schema(
+        operation_id="v2_events_list",
         summary="The caller's events in feed order, a page at a time",
         description=(
             "Every change to the caller's bookings and statuses, oldest first in feed "
@@ -112,7 +113,7 @@ class EventFeedView(RejectUnknownQueryParametersMixin, APIView):
             ),
             OpenApiParameter(
                 "page_size",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 1},
                 description="1–500 (larger values are capped); default 100.",
             ),
             OpenApiParameter(

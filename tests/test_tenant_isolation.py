@@ -9,17 +9,23 @@ import pytest
 
 from bookings.models import Booking, BookingStatusChange
 from core.models import IdempotencyKey
+from events.models import Event, EventType
 from statuses.models import Status
 from statuses.services import fork_shared_statuses
 
 
 @pytest.fixture
 def victim_data(business, api_user):
-    """Business 43111's data: a booking with history and its own status list."""
+    """Business 43111's data: a booking with history, its own status list, an event."""
     booking = Booking.objects.create(business=business, name="Private wedding")
     booking.change_status("tentative", at=dt.datetime(2025, 1, 10, tzinfo=dt.UTC))
     fork_shared_statuses(business, by=api_user)
-    return {"booking": booking, "status": Status.objects.for_business(business.id).first()}
+    event = Event.objects.record(business.id, EventType.BOOKING_CREATED, {"booking": {}})
+    return {
+        "booking": booking,
+        "status": Status.objects.for_business(business.id).first(),
+        "event": event,
+    }
 
 
 @pytest.fixture
@@ -42,6 +48,7 @@ def victim_snapshot(business) -> dict:
         ),
         "statuses": list(Status.objects.filter(business=business).order_by("id").values()),
         "idempotency": list(IdempotencyKey.objects.filter(business=business).values()),
+        "events": list(Event.objects.filter(business=business).order_by("id").values()),
     }
 
 
@@ -54,6 +61,9 @@ def attacks(victim, business, attacker_status):
 
     def no_victim_statuses(body):
         assert business.id not in {s["businessId"] for s in body}
+
+    def no_victim_events(body):
+        assert business.id not in {event["business_id"] for event in body["results"]}
 
     def created_in_own_business(body):
         assert not Booking.objects.filter(pk=body["id"], business=business).exists()
@@ -82,6 +92,9 @@ def attacks(victim, business, attacker_status):
             None,
         ),
         ("get", "/status", "/status", None, 200, no_victim_statuses),
+        ("get", "/v2/events", "/v2/events", None, 200, no_victim_events),
+        # Another business's event id is unknown: "resume from the start".
+        ("get", "/v2/events", f"/v2/events?after={victim['event'].public_id}", None, 410, None),
         (
             "post",
             "/status",

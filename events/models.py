@@ -122,25 +122,33 @@ class EventQuerySet(models.QuerySet):
             rows = list(self[: size + 1])
             shown = rows[:size]
             return FeedPage(shown, shown[-1] if shown else None, more=len(rows) > size)
-        # Events of other types are examined without reading their payload.
+        # Events of other types are examined as plain rows, without their payload.
+        fields = ["id", "business_id", "type", "created_at", "transaction_id"]
         examined = list(
-            self.defer("data").annotate(
-                shown_data=models.Case(
+            self.values_list(
+                *fields,
+                models.Case(
                     models.When(type__in=types, then="data"),
                     output_field=models.JSONField(encoder=JSONEncoder),
-                )
+                ),
             )[: FILTERED_PAGE_EXAMINES + 1]
         )
+
+        def event_of(row: tuple) -> "Event":
+            return Event(**dict(zip(fields, row, strict=False)), data=row[-1])
+
+        type_column = fields.index("type")
         shown = []
-        for position, event in enumerate(examined[:FILTERED_PAGE_EXAMINES]):
-            if event.type in types:
-                event.data = event.shown_data
-                shown.append(event)
+        for position, row in enumerate(examined[:FILTERED_PAGE_EXAMINES]):
+            if row[type_column] in types:
+                shown.append(event_of(row))
                 if len(shown) == size:
-                    return FeedPage(shown, event, more=position + 1 < len(examined))
+                    return FeedPage(shown, shown[-1], more=position + 1 < len(examined))
         window = examined[:FILTERED_PAGE_EXAMINES]
         return FeedPage(
-            shown, window[-1] if window else None, more=len(examined) > FILTERED_PAGE_EXAMINES
+            shown,
+            event_of(window[-1]) if window else None,
+            more=len(examined) > FILTERED_PAGE_EXAMINES,
         )
 
     def leading_run_older_than(

@@ -199,6 +199,11 @@ AXES_LOCKOUT_CALLABLE = "accounts.login_lockout.lockout_response"
 # API_NUM_PROXIES says how many proxies of ours append to X-Forwarded-For).
 AXES_CLIENT_IP_CALLABLE = "accounts.login_lockout.client_address"
 
+# --- Events ----------------------------------------------------------------
+# purge_events deletes events older than this (SPEC §8.1), never the newest of a
+# business nor one a webhook delivery still waits on.
+EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
+
 # Bodies over 1 MiB are refused before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bookings.views import BookingViewSet
 from core.routers import OptionalSlashRouter
+from events.views import EventFeedView
 from webhooks.views import WebhookEndpointViewSet
 
 router = OptionalSlashRouter()
@@ -15,6 +16,7 @@ urlpatterns = [
     re_path(r"^v2/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^v2/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("statuses.urls")),
+    re_path(r"^v2/events/?$", EventFeedView.as_view(), name="event-feed"),
     path("", include(router.urls)),
 ]
 

@@ -14,12 +14,30 @@ the horizon is `pg_snapshot_xmin(pg_current_snapshot())`. SQLite serialises writ
 (BEGIN IMMEDIATE): every event there has transaction_id 0 and the order is the id's.
 """
 
+import dataclasses
+import datetime as dt
+from collections.abc import Collection
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
 EVENT_ID_PREFIX = "evt_"
+# With a type filter, a feed page looks at most this many events (SPEC §13).
+FILTERED_PAGE_EXAMINES = 1000
+
+
+class EventType(models.TextChoices):
+    """Every kind of change an event records (SPEC §8.1, and §13 for status.deleted)."""
+
+    BOOKING_CREATED = "booking.created"
+    BOOKING_UPDATED = "booking.updated"
+    BOOKING_STATUS_CHANGED = "booking.status_changed"
+    BOOKING_DELETED = "booking.deleted"
+    STATUS_CREATED = "status.created"
+    STATUS_UPDATED = "status.updated"
+    STATUS_DELETED = "status.deleted"
 
 
 class CurrentTransactionId(models.Expression):
@@ -48,6 +66,26 @@ class OldestRunningTransactionId(models.Expression):
         return "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint)", []
 
 
+def pk_of_public_id(public_id: str) -> int | None:
+    """The primary key an `evt_…` id names, or None when it is malformed."""
+    number = public_id.removeprefix(EVENT_ID_PREFIX)
+    if number == public_id or not number.isascii() or not number.isdigit():
+        return None
+    if len(number) > 18:  # beyond a bigint
+        return None
+    return int(number)
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedPage:
+    """A page of the feed: the events to show, the last event examined (the page's
+    last, or with a type filter possibly one not shown) and whether the feed goes on."""
+
+    events: list["Event"]
+    last_examined: "Event | None"
+    more: bool
+
+
 class EventQuerySet(models.QuerySet):
     def for_business(self, business_id: int) -> "EventQuerySet":
         return self.filter(business_id=business_id)
@@ -66,20 +104,94 @@ class EventQuerySet(models.QuerySet):
             | models.Q(transaction_id=event.transaction_id, id__gt=event.id)
         )
 
+    def up_to(self, event: "Event") -> "EventQuerySet":
+        """The events up to and including `event` in feed order."""
+        return self.filter(
+            models.Q(transaction_id__lt=event.transaction_id)
+            | models.Q(transaction_id=event.transaction_id, id__lte=event.id)
+        )
+
     def of_types(self, types: list[str]) -> "EventQuerySet":
         return self.filter(type__in=types)
 
+    def page(self, size: int, types: Collection[str] = ()) -> FeedPage:
+        """The first `size` events of this (feed-ordered) queryset, or with `types` the
+        first `size` of those types among at most FILTERED_PAGE_EXAMINES events, so
+        that a sparse filter answers in bounded time and the client resumes after the
+        last event examined instead of scanning the same events again."""
+        if not types:
+            rows = list(self[: size + 1])
+            shown = rows[:size]
+            return FeedPage(shown, shown[-1] if shown else None, more=len(rows) > size)
+        # Events of other types are examined as plain rows, without their payload.
+        fields = ["id", "business_id", "type", "created_at", "transaction_id"]
+        examined = list(
+            self.values_list(
+                *fields,
+                models.Case(
+                    models.When(type__in=types, then="data"),
+                    output_field=models.JSONField(encoder=JSONEncoder),
+                ),
+            )[: FILTERED_PAGE_EXAMINES + 1]
+        )
+
+        def event_of(row: tuple) -> "Event":
+            return Event(**dict(zip(fields, row, strict=False)), data=row[-1])
+
+        type_column = fields.index("type")
+        shown = []
+        for position, row in enumerate(examined[:FILTERED_PAGE_EXAMINES]):
+            if row[type_column] in types:
+                shown.append(event_of(row))
+                if len(shown) == size:
+                    return FeedPage(shown, shown[-1], more=position + 1 < len(examined))
+        window = examined[:FILTERED_PAGE_EXAMINES]
+        return FeedPage(
+            shown,
+            event_of(window[-1]) if window else None,
+            more=len(examined) > FILTERED_PAGE_EXAMINES,
+        )
+
+    def leading_run_older_than(
+        self, moment: dt.datetime, *, held: models.QuerySet
+    ) -> "EventQuerySet":
+        """Of one business's events (filter by business first): the visible events that
+        come, in feed order, before the first one that is recorded at or after `moment`,
+        is in `held` (a queryset of event ids that must stay), or is the newest visible
+        event. Removing them leaves the feed a suffix of itself, and always its newest
+        event: a client that has read everything can still resume after it."""
+        feed = self.visible().in_feed_order()
+        newest = feed.reverse().values("pk")[:1]
+        first_kept = feed.filter(
+            models.Q(created_at__gte=moment) | models.Q(pk__in=held) | models.Q(pk__in=newest)
+        )
+        kept_transaction_id = models.Subquery(first_kept.values("transaction_id")[:1])
+        return feed.filter(
+            models.Q(transaction_id__lt=kept_transaction_id)
+            | models.Q(
+                transaction_id=kept_transaction_id,
+                id__lt=models.Subquery(first_kept.values("id")[:1]),
+            )
+        )
+
 
 class EventManager(models.Manager.from_queryset(EventQuerySet)):
+    def record(self, business_id: int, type: str, data: dict) -> "Event":
+        """The one way an event is written: call it inside the change's own transaction,
+        so that the change and its event commit or roll back together."""
+        if type not in EventType.values:
+            raise ValueError(f"Unknown event type {type!r}.")
+        return self.create(business_id=business_id, type=type, data=data)
+
+    record.alters_data = True
+
     def by_public_id(self, business_id: int, public_id: str) -> "Event":
         """The business's event with this `evt_…` id, else Event.DoesNotExist (another
         business's ids, and malformed ones, are unknown)."""
-        number = public_id.removeprefix(EVENT_ID_PREFIX)
-        if number == public_id or not number.isascii() or not number.isdigit():
+        pk = pk_of_public_id(public_id)
+        if pk is None:
             raise Event.DoesNotExist
-        if len(number) > 18:  # beyond a bigint
-            raise Event.DoesNotExist
-        return self.for_business(business_id).get(pk=int(number))
+        return self.for_business(business_id).get(pk=pk)
 
 
 class Event(models.Model):

@@ -11,6 +11,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from accounts.models import ApiToken, Business, User
 from config.wsgi import application
+from events.models import Event, EventType
 from statuses.services import fork_shared_statuses
 
 schema = schemathesis.openapi.from_wsgi("/v2/schema?format=json", application)
@@ -36,6 +37,10 @@ def token(db, keep_the_test_connection, fake_dns) -> str:
     business = Business.objects.create(id=43111, name="Demo Venue")
     user = User.objects.create_user(username="fuzzer", business=business)
     fork_shared_statuses(business, by=user)
+    # Events for the feed to list (on PostgreSQL they stay behind the test's own
+    # transaction, so the feed answers empty pages there).
+    for type in EventType.values:
+        Event.objects.record(business.id, type, {"example": type})
     _, key = ApiToken.objects.issue(user)
     return key
 

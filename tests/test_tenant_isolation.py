@@ -9,7 +9,7 @@ import pytest
 
 from bookings.models import Booking, BookingStatusChange
 from core.models import IdempotencyKey
-from events.models import Event
+from events.models import Event, EventType
 from statuses.models import Status
 from statuses.services import fork_shared_statuses
 from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
@@ -17,19 +17,20 @@ from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
 
 @pytest.fixture
 def victim_data(business, api_user, fake_dns):
-    """Business 43111's data: a booking with history, its own status list, and a
-    webhook endpoint with a failed delivery. (URLs resolve from tests/fake_dns.py.)"""
+    """Business 43111's data: a booking with history, its own status list, an event,
+    and a webhook endpoint with a failed delivery. (URLs resolve from tests/fake_dns.py.)"""
     booking = Booking.objects.create(business=business, name="Private wedding")
     booking.change_status("tentative", at=dt.datetime(2025, 1, 10, tzinfo=dt.UTC))
     fork_shared_statuses(business, by=api_user)
+    event = Event.objects.record(business.id, EventType.BOOKING_CREATED, {"booking": {}})
     endpoint = WebhookEndpoint.objects.create(
         business=business, url="https://hooks.example.com/victim", event_types=["*"]
     )
-    event = Event.objects.create(business=business, type="booking.created", data={})
     delivery = Delivery.objects.create(endpoint=endpoint, event=event, status=DeliveryStatus.FAILED)
     return {
         "booking": booking,
         "status": Status.objects.for_business(business.id).first(),
+        "event": event,
         "endpoint": endpoint,
         "delivery": delivery,
     }
@@ -61,6 +62,7 @@ def victim_snapshot(business) -> dict:
         "deliveries": list(
             Delivery.objects.filter(endpoint__business=business).order_by("id").values()
         ),
+        "events": list(Event.objects.filter(business=business).order_by("id").values()),
     }
 
 
@@ -73,6 +75,9 @@ def attacks(victim, business, attacker_status):
 
     def no_victim_statuses(body):
         assert business.id not in {s["businessId"] for s in body}
+
+    def no_victim_events(body):
+        assert business.id not in {event["business_id"] for event in body["results"]}
 
     def created_in_own_business(body):
         assert not Booking.objects.filter(pk=body["id"], business=business).exists()
@@ -109,6 +114,9 @@ def attacks(victim, business, attacker_status):
             None,
         ),
         ("get", "/status", "/status", None, 200, no_victim_statuses),
+        ("get", "/v2/events", "/v2/events", None, 200, no_victim_events),
+        # Another business's event id is unknown: "resume from the start".
+        ("get", "/v2/events", f"/v2/events?after={victim['event'].public_id}", None, 410, None),
         (
             "post",
             "/status",

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Business
 from core.errors import Conflict, DomainError, InvalidValue
-from events.models import Event
+from events.models import Event, EventType
 from webhooks.urls_policy import check_url
 
 SECRET_PREFIX = "whsec_"
@@ -28,16 +28,7 @@ DEACTIVATED_BY_BUSINESS = "deactivated by the business"
 # Inactive endpoints count too: deactivating is not a way around the limit.
 MAX_ENDPOINTS_PER_BUSINESS = 16
 EVERY_EVENT_TYPE = "*"
-# The types of SPEC §8.1, and status.deleted (§13).
-EVENT_TYPES = (
-    "booking.created",
-    "booking.updated",
-    "booking.status_changed",
-    "booking.deleted",
-    "status.created",
-    "status.updated",
-    "status.deleted",
-)
+EVENT_TYPES = tuple(EventType.values)
 CHANGEABLE_FIELDS = {"url", "event_types", "description", "active"}
 # What a delivery's attempts so far come to, as the API and the admin show them.
 DELIVERY_OUTCOME_FIELDS = [

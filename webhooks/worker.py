@@ -28,8 +28,9 @@ from webhooks.signing import signed_headers
 
 logger = logging.getLogger("webhooks.worker")
 
-# The write side may `NOTIFY webhook_events` after a commit that wrote events: an
-# idle worker then starts at once rather than at its next one-second poll.
+# Every statement that inserts events notifies this channel at commit (a trigger:
+# events/migrations/0002_notify_on_insert.py), so an idle worker starts at once rather
+# than at its next one-second poll.
 NOTIFY_CHANNEL = "webhook_events"
 POLL_INTERVAL = 1.0
 # Recording an outcome takes milliseconds; the lease outlives the attempt by this much.

@@ -7,7 +7,7 @@ from django.db import models, transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
-from accounts.models import Business, timezone_changed
+from accounts.models import Business, time_zone, timezone_changed
 from core import fixed_sql
 from core.errors import InvalidValue
 
@@ -69,6 +69,65 @@ def start_of_status_date(date: dt.date, zone: dt.tzinfo = dt.UTC) -> dt.datetime
             field="status_date",
         )
     return start
+
+
+class StartOfStatusDate(models.Func):
+    """`start_of_status_date` in SQL, for a date column and one zone: the first
+    instant of the day in `zone`, for the data fixes' set-based updates.
+
+    Spelled per database so that the stored value is exactly what Django writes for
+    that datetime (on SQLite a plain CAST would store '2025-01-10 00:00:00.000',
+    which no equality filter for 2025-01-10T00:00:00Z would match). PostgreSQL's AT
+    TIME ZONE reads a local time skipped by a DST change with the offset before the
+    change, as `fold=0` does; SQLite, which knows no zones, calls Python."""
+
+    arity = 1
+    output_field = models.DateTimeField()
+
+    def __init__(self, date: str | models.Expression, zone: dt.tzinfo):
+        super().__init__(date)
+        self.zone_name = str(zone)  # "UTC", or the ZoneInfo's key
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, template="CAST(%(expressions)s AS TIMESTAMP)", **extra_context
+        )
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = super().as_sql(
+            compiler,
+            connection,
+            template="((%(expressions)s)::timestamp AT TIME ZONE %%s)",
+            **extra_context,
+        )
+        return sql, (*params, self.zone_name)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        if self.zone_name == "UTC":
+            return super().as_sql(
+                compiler, connection, template="datetime(%(expressions)s)", **extra_context
+            )
+        connection.ensure_connection()
+        connection.connection.create_function(
+            "bookings_start_of_status_date", 2, sqlite_start_of_status_date, deterministic=True
+        )
+        sql, params = super().as_sql(
+            compiler,
+            connection,
+            template="bookings_start_of_status_date(%(expressions)s, %%s)",
+            **extra_context,
+        )
+        return sql, (*params, self.zone_name)
+
+
+def sqlite_start_of_status_date(date: str | None, zone_name: str) -> str | None:
+    if date is None:
+        return None
+    try:
+        start = start_of_status_date(dt.date.fromisoformat(date), time_zone(zone_name))
+    except InvalidValue:  # a day the zone skipped: it has no moment to give
+        return None
+    return f"{start:%Y-%m-%d %H:%M:%S}"
 
 
 def status_moment(

@@ -5,20 +5,19 @@ from accounts.models import Business
 
 
 class Command(BaseCommand):
-    help = (
-        "Put a business on an IANA time zone. Every status date of its bookings is "
-        "realigned to the new zone in the same transaction; moments and history stay."
-    )
+    help = "Put a business on an IANA time zone, realigning its bookings' status dates."
 
     def add_arguments(self, parser):
-        parser.add_argument("--business", type=int, required=True, help="business id, e.g. 43111")
         parser.add_argument(
             "--timezone",
             required=True,
             help="an exact IANA zone name, e.g. America/New_York, Europe/Paris or UTC",
         )
+        parser.add_argument("--business", type=int, required=True, help="business id, e.g. 43111")
 
     def handle(self, *args, business, timezone, **options):
+        """Every status date of the business's bookings is realigned to the new zone in
+        the same transaction; moments and history stay as they are."""
         try:
             found = Business.objects.get(pk=business)
         except (Business.DoesNotExist, ValueError, OverflowError):

@@ -1,14 +1,35 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.admin_scoping import SuperuserOnlyAdmin
-from accounts.models import ApiToken, Business, User
+from accounts.models import ApiToken, Business, User, available_time_zones
 
 
 @admin.register(Business)
 class BusinessAdmin(SuperuserOnlyAdmin):
-    list_display = ["id", "name", "created_at"]
+    list_display = ["id", "name", "timezone", "created_at"]
+    list_filter = ["timezone"]
     search_fields = ["name", "=id"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "timezone":
+            kwargs["widget"] = forms.Select(
+                choices=[(name, name) for name in sorted(available_time_zones())]
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change or "timezone" not in form.changed_data:
+            super().save_model(request, obj, form, change)
+            return
+        # A zone change goes through Business.set_timezone, which realigns the
+        # bookings' dates in this transaction; the other fields are saved first.
+        new_zone = obj.timezone
+        others = [name for name in form.changed_data if name != "timezone"]
+        if others:
+            obj.save(update_fields=others)
+        obj.set_timezone(new_zone)
 
 
 @admin.register(User)

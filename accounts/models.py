@@ -1,12 +1,47 @@
 """Tenants (businesses), the users who belong to them, and their API tokens."""
 
+import datetime as dt
+import functools
 import hashlib
 import secrets
+import zoneinfo
 
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.dispatch import Signal
 
 from core.fixed_sql import CompiledQuery
+
+# Sent by Business.set_timezone inside its transaction, with `business` (its new
+# `timezone` set), after the business row is locked. A receiver realigns its app's
+# dates to the new zone and returns `(what, ids changed)`: the layers above accounts
+# keep such dates, and accounts imports none of them.
+timezone_changed = Signal()
+
+
+def validate_time_zone_name(name: str) -> None:
+    """An exact key of the zone database (`zoneinfo.available_timezones()`): no
+    abbreviations, no offsets, no other spelling."""
+    if name not in available_time_zones():
+        raise ValidationError(
+            "%(name)r is not a time zone of the IANA database, e.g. Europe/Paris or UTC.",
+            code="unknown_time_zone",
+            params={"name": name},
+        )
+
+
+def time_zone(name: str) -> dt.tzinfo:
+    """The zone named `name` (a valid name: see validate_time_zone_name); UTC as
+    `datetime.UTC`, which converts faster than its ZoneInfo."""
+    return dt.UTC if name == "UTC" else zoneinfo.ZoneInfo(name)
+
+
+@functools.cache
+def available_time_zones() -> frozenset[str]:
+    # Reading the zone database's directory takes milliseconds; it does not change
+    # while the process runs.
+    return frozenset(zoneinfo.available_timezones())
 
 
 class Business(models.Model):
@@ -14,6 +49,13 @@ class Business(models.Model):
 
     id = models.PositiveIntegerField(primary_key=True)
     name = models.CharField(max_length=200)
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone_name],
+        help_text="IANA time zone, e.g. America/New_York: every status date of the "
+        "business's bookings is a date in this zone. Changing it realigns them.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -22,6 +64,29 @@ class Business(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
+
+    @property
+    def zone(self) -> dt.tzinfo:
+        return time_zone(self.timezone)
+
+    def set_timezone(self, name: str) -> dict[str, list[int]]:
+        """Put the business on the zone `name` and realign, in the same transaction,
+        whatever is dated in its zone (the apps that keep such dates answer
+        `timezone_changed`). Returns what each of them changed, e.g.
+        `{"bookings": [ids]}`.
+
+        Raises ValidationError (and changes nothing) for a name that is not a zone,
+        Business.DoesNotExist when the business is gone. The business row is locked
+        first, so that every realignment sees the zone it is realigned to (SPEC §13)."""
+        validate_time_zone_name(name)
+        with transaction.atomic():
+            Business.objects.select_for_update().only("pk").get(pk=self.pk)
+            self.timezone = name
+            self.save(update_fields=["timezone"])
+            responses = timezone_changed.send(sender=Business, business=self)
+        return dict(response for _receiver, response in responses)
+
+    set_timezone.alters_data = True
 
 
 class BusinessUserManager(UserManager):

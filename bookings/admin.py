@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from rangefilter.filters import DateRangeQuickSelectListFilter
 
 from accounts.admin_scoping import BusinessScopedAdmin
+from accounts.models import Business
 from bookings.forms import ChangeStatusForm
 from bookings.models import Booking, BookingStatusChange, ChangeSource
 from core.errors import DomainError
@@ -37,6 +38,23 @@ def utc_text(moment: dt.datetime | None) -> str | None:
     if moment is None:
         return None
     return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def local_text(moment: dt.datetime | None, business: Business) -> str | None:
+    """The moment to the second in the business's time zone; None for a business on
+    UTC (the UTC time says it all) or no moment."""
+    if moment is None or business.timezone == "UTC":
+        return None
+    return f"{moment.astimezone(business.zone):%Y-%m-%d %H:%M:%S}"
+
+
+def moment_text(moment: dt.datetime | None, business: Business) -> str | None:
+    """`utc_text`, followed for a business not on UTC by the same moment in its time
+    zone, e.g. "2025-01-11 02:00:00 UTC (2025-01-10 21:00:00 America/New_York)"."""
+    local = local_text(moment, business)
+    if local is None:
+        return utc_text(moment)
+    return f"{utc_text(moment)} ({local} {business.timezone})"
 
 
 class HiddenInputLeftOutWhenEmpty(forms.HiddenInput):
@@ -83,12 +101,16 @@ class StatusChangeInline(admin.TabularInline):
 
     @admin.display(description="moment")
     def moment(self, change: BookingStatusChange) -> str | None:
-        return utc_text(change.status_at)
+        return moment_text(change.status_at, change.booking.business)
 
     @admin.display(description="source")
     def origin(self, change: BookingStatusChange) -> str:
         # As the API names it ("api", "admin", "command").
         return change.source
+
+    def get_queryset(self, request):
+        # Each row shows its moment in the business's zone too.
+        return super().get_queryset(request).select_related("booking__business")
 
     def has_view_permission(self, request, obj=None) -> bool:
         # The history is part of the booking: whoever may see the booking sees it.
@@ -170,7 +192,8 @@ class BookingAdmin(BusinessScopedAdmin):
                     "description": (
                         "Read-only here: use “Change status” (top right), which keeps "
                         "the dates consistent and records the change in the history below. "
-                        "Times are UTC."
+                        "Times are UTC (and local, for a business on another zone); dates "
+                        "are the business's local dates."
                     ),
                 },
             ),
@@ -179,23 +202,23 @@ class BookingAdmin(BusinessScopedAdmin):
 
     @admin.display(description="tentative at")
     def tentative_moment(self, booking: Booking) -> str | None:
-        return utc_text(booking.tentative_at)
+        return moment_text(booking.tentative_at, booking.business)
 
     @admin.display(description="definite at")
     def definite_moment(self, booking: Booking) -> str | None:
-        return utc_text(booking.definite_at)
+        return moment_text(booking.definite_at, booking.business)
 
     @admin.display(description="lost at")
     def lost_moment(self, booking: Booking) -> str | None:
-        return utc_text(booking.lost_at)
+        return moment_text(booking.lost_at, booking.business)
 
     @admin.display(description="created")
     def created(self, booking: Booking) -> str | None:
-        return utc_text(booking.created_at)
+        return moment_text(booking.created_at, booking.business)
 
     @admin.display(description="updated")
     def updated(self, booking: Booking) -> str | None:
-        return utc_text(booking.updated_at)
+        return moment_text(booking.updated_at, booking.business)
 
     # --- saving, and the change-status page ------------------------------------
 
@@ -254,7 +277,8 @@ class BookingAdmin(BusinessScopedAdmin):
                 self.message_user(
                     request,
                     f"Status of “{booking.name}” changed from {previous_status} to "
-                    f"{entry.get_to_status_display()} as of {utc_text(entry.status_at)}.",
+                    f"{entry.get_to_status_display()} as of "
+                    f"{moment_text(entry.status_at, booking.business)}.",
                     messages.SUCCESS,
                 )
                 return redirect(reverse("admin:bookings_booking_change", args=[booking.pk]))
@@ -266,9 +290,15 @@ class BookingAdmin(BusinessScopedAdmin):
             "title": f"Change status of {booking.name}",
             "subtitle": None,
             "status_dates": [
-                (label, getattr(booking, f"{label}_date"), getattr(booking, f"{label}_at"))
+                (
+                    label,
+                    getattr(booking, f"{label}_date"),
+                    getattr(booking, f"{label}_at"),
+                    local_text(getattr(booking, f"{label}_at"), booking.business),
+                )
                 for label in ("tentative", "definite", "lost")
             ],
+            "timezone": booking.business.timezone,
             "history": booking.status_changes.order_by("-id")[:HISTORY_ON_CHANGE_STATUS_PAGE],
             "history_limit": HISTORY_ON_CHANGE_STATUS_PAGE,
         }

@@ -12,10 +12,12 @@ class ChangeStatusForm(forms.Form):
     status = forms.ChoiceField(choices=BookingStatus.choices)
     status_at = forms.DateTimeField(
         required=False,
-        label="Moment (UTC)",
+        label="Moment (UTC, whatever the business's zone)",
         help_text=(
-            "When the status took effect, in UTC, e.g. 2025-01-15 14:30. Leave empty for now. "
-            "Choosing the current status again re-stamps its moment (a correction)."
+            "When the status took effect, in UTC, e.g. 2025-01-15 14:30, as on the API. "
+            "Leave empty for now. The status date recorded is this moment's date in the "
+            "business's time zone. Choosing the current status again re-stamps its moment "
+            "(a correction)."
         ),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
     )

@@ -4,8 +4,10 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from django.db import models, transaction
+from django.dispatch import receiver
 from django.utils import timezone
 
+from accounts.models import Business, time_zone, timezone_changed
 from core import fixed_sql
 from core.errors import InvalidValue
 
@@ -42,32 +44,129 @@ class ChangeSource(models.TextChoices):
     COMMAND = "command", "command"
 
 
-# A status change's moment and its date are related here only: the UTC date today,
-# the business's local date once businesses have a time zone (SPEC §9).
+# A status change's moment and its date are related here only: the date is the
+# moment's date in the business's time zone (SPEC §9), UTC unless the business
+# chose another. Every writer of status dates (change_status, create-with-status,
+# the admin, generate_bookings, the data fixes, a zone change) goes through these.
 
 
-def status_date_of(moment: dt.datetime) -> dt.date:
-    """The date a status change at `moment` records as `<status>_date`."""
-    return moment.astimezone(dt.UTC).date()
+def status_date_of(moment: dt.datetime, zone: dt.tzinfo = dt.UTC) -> dt.date:
+    """The date a status change at `moment` records as `<status>_date`: the moment's
+    date in `zone`, the business's time zone."""
+    return moment.astimezone(zone).date()
 
 
-def start_of_status_date(date: dt.date) -> dt.datetime:
-    """The moment a `status_date` given without a time stands for: the day's start."""
-    return dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC)
+def start_of_status_date(date: dt.date, zone: dt.tzinfo = dt.UTC) -> dt.datetime:
+    """The moment a `status_date` given without a time stands for: the day's first
+    instant in `zone`, 00:00 local. Where a DST change skips midnight (America/Havana,
+    2024-03-10) 00:00 does not exist: `fold=0` reads it with the offset before the
+    change, which lands on the first instant after the gap, 01:00 local. A day the
+    zone skipped altogether has no first instant: InvalidValue naming `status_date`."""
+    start = dt.datetime.combine(date, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+    if status_date_of(start, zone) != date:
+        raise InvalidValue(
+            f"{date} did not take place in the business's time zone (its clocks skipped it).",
+            field="status_date",
+        )
+    return start
 
 
-def status_stamp(status: str, moment: dt.datetime) -> dict[str, Any]:
+class StartOfStatusDate(models.Func):
+    """`start_of_status_date` in SQL, for a date column and one zone: the first
+    instant of the day in `zone`, for the data fixes' set-based updates.
+
+    Spelled per database so that the stored value is exactly what Django writes for
+    that datetime (on SQLite a plain CAST would store '2025-01-10 00:00:00.000',
+    which no equality filter for 2025-01-10T00:00:00Z would match). PostgreSQL's AT
+    TIME ZONE reads a local time skipped by a DST change with the offset before the
+    change, as `fold=0` does; SQLite, which knows no zones, calls Python."""
+
+    arity = 1
+    output_field = models.DateTimeField()
+
+    def __init__(self, date: str | models.Expression, zone: dt.tzinfo):
+        super().__init__(date)
+        self.zone_name = str(zone)  # "UTC", or the ZoneInfo's key
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, template="CAST(%(expressions)s AS TIMESTAMP)", **extra_context
+        )
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = super().as_sql(
+            compiler,
+            connection,
+            template="((%(expressions)s)::timestamp AT TIME ZONE %%s)",
+            **extra_context,
+        )
+        return sql, (*params, self.zone_name)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        if self.zone_name == "UTC":
+            return super().as_sql(
+                compiler, connection, template="datetime(%(expressions)s)", **extra_context
+            )
+        connection.ensure_connection()
+        connection.connection.create_function(
+            "bookings_start_of_status_date", 2, sqlite_start_of_status_date, deterministic=True
+        )
+        sql, params = super().as_sql(
+            compiler,
+            connection,
+            template="bookings_start_of_status_date(%(expressions)s, %%s)",
+            **extra_context,
+        )
+        return sql, (*params, self.zone_name)
+
+
+def sqlite_start_of_status_date(date: str | None, zone_name: str) -> str | None:
+    if date is None:
+        return None
+    try:
+        start = start_of_status_date(dt.date.fromisoformat(date), time_zone(zone_name))
+    except InvalidValue:  # a day the zone skipped: it has no moment to give
+        return None
+    return f"{start:%Y-%m-%d %H:%M:%S}"
+
+
+def status_moment(
+    at: dt.datetime | None, on: dt.date | None, zone: dt.tzinfo
+) -> dt.datetime | None:
+    """The one moment a change_status body means, for a business in `zone`: `at` (the
+    body's `status_at`), else the start of the day `on` (its `status_date`), else None
+    (now). Both are accepted when `at`'s local date is `on`; otherwise InvalidValue
+    naming `status_date`. A moment in the future is refused, naming the field it came
+    from."""
+    if at is not None:
+        if on is not None and status_date_of(at, zone) != on:
+            raise InvalidValue(
+                f"Disagrees with status_at, whose date in the business's time zone is "
+                f"{status_date_of(at, zone)}; send one of them, or make them agree.",
+                field="status_date",
+            )
+        ensure_not_in_future(at, field="status_at")
+        return at
+    if on is not None:
+        moment = start_of_status_date(on, zone)
+        ensure_not_in_future(moment, field="status_date")
+        return moment
+    return None
+
+
+def status_stamp(status: str, moment: dt.datetime, zone: dt.tzinfo = dt.UTC) -> dict[str, Any]:
     """The fields a change to `status` at `moment` sets on a booking, with their new
     values: `status`; for tentative, definite and lost their own `<status>_at` (the
-    moment) and `<status>_date`; and `lost_at`/`lost_date` cleared unless the new
-    status is lost. The other statuses' dates are kept, so they are not in it.
+    moment) and `<status>_date` (its date in `zone`, the business's time zone); and
+    `lost_at`/`lost_date` cleared unless the new status is lost. The other statuses'
+    dates are kept, so they are not in it.
 
     Pure: Booking.change_status applies it to the row it locked, generate_bookings to
     the rows it writes."""
     fields: dict[str, Any] = {"status": status}
     if status in STAMPED_STATUSES:
         fields[f"{status}_at"] = moment
-        fields[f"{status}_date"] = status_date_of(moment)
+        fields[f"{status}_date"] = status_date_of(moment, zone)
     if status != BookingStatus.LOST:
         fields["lost_at"] = fields["lost_date"] = None
     return fields
@@ -85,6 +184,54 @@ def ensure_not_in_future(moment: dt.datetime, *, field: str = "status_at") -> No
 class BookingQuerySet(models.QuerySet):
     def for_business(self, business_id: int) -> "BookingQuerySet":
         return self.filter(business_id=business_id)
+
+    def in_time_zone(self, name: str) -> "BookingQuerySet":
+        """The bookings of the businesses on the zone `name`."""
+        return self.filter(business_id__in=Business.objects.filter(timezone=name).values("pk"))
+
+    def realign_status_dates(self, zone: dt.tzinfo) -> list[int]:
+        """Make every `<status>_date` of these bookings the date of its `<status>_at`
+        in `zone`: what a zone change does to its business's bookings
+        (Business.set_timezone, in its transaction, after locking the business).
+        Moments and history are left as they are. Returns the ids of the bookings
+        whose dates changed; no other booking is written.
+
+        Set-based: the bookings are locked in id order (SPEC §13), then one UPDATE
+        realigns those that need it."""
+        # Every booking of the scope is locked, not only the misaligned ones: a
+        # change_status holding one when we start then finishes before we read it.
+        for _pk in self.order_by("pk").select_for_update().values_list("pk").iterator(10_000):
+            pass
+        misaligned = self.filter(self.any_misaligned_date_rule(zone))
+        changed = list(misaligned.order_by("pk").values_list("pk", flat=True))
+        misaligned.update(**self.realigned_dates(zone))
+        return changed
+
+    @staticmethod
+    def misaligned_date_rule(status: str, zone: dt.tzinfo) -> models.Q:
+        """`<status>_at` is set and `<status>_date` is not its date in `zone`, the
+        business's time zone (or is null)."""
+        moment, date = f"{status}_at", f"{status}_date"
+        return models.Q(**{f"{moment}__isnull": False}) & (
+            models.Q(**{f"{date}__isnull": True})
+            | ~models.Q(**{date: models.functions.TruncDate(moment, tzinfo=zone)})
+        )
+
+    @classmethod
+    def any_misaligned_date_rule(cls, zone: dt.tzinfo) -> models.Q:
+        rules = [cls.misaligned_date_rule(status, zone) for status in STAMPED_STATUSES]
+        return rules[0] | rules[1] | rules[2]
+
+    @staticmethod
+    def realigned_dates(zone: dt.tzinfo) -> dict[str, models.Expression]:
+        """An update() giving each `<status>_date` the date of its `<status>_at` in
+        `zone`, and keeping a date whose moment is null."""
+        return {
+            f"{status}_date": models.functions.Coalesce(
+                models.functions.TruncDate(f"{status}_at", tzinfo=zone), f"{status}_date"
+            )
+            for status in STAMPED_STATUSES
+        }
 
     # --- Data fixes -------------------------------------------------------
     # Which bookings the data-fix commands (backfill_status_datetimes,
@@ -131,28 +278,25 @@ class BookingQuerySet(models.QuerySet):
     def with_stray_lost_dates(self) -> "BookingQuerySet":
         return self.filter(self.stray_lost_dates_rule())
 
-    @staticmethod
-    def mismatched_date_rule(status: str) -> models.Q:
-        """`<status>_at` is set and `<status>_date` is not its UTC date (or is null).
+    @classmethod
+    def mismatched_date_rule(cls, status: str, zone: dt.tzinfo = dt.UTC) -> models.Q:
+        """`<status>_at` is set and `<status>_date` is not its date in `zone`, the
+        business's time zone (or is null).
 
         Lost dates are judged on lost bookings only: on any other booking they are
         stray (see `stray_lost_dates_rule`) and get cleared, not corrected."""
-        moment, date = f"{status}_at", f"{status}_date"
-        rule = models.Q(**{f"{moment}__isnull": False}) & (
-            models.Q(**{f"{date}__isnull": True})
-            | ~models.Q(**{date: models.functions.TruncDate(moment, tzinfo=dt.UTC)})
-        )
+        rule = cls.misaligned_date_rule(status, zone)
         if status == BookingStatus.LOST:
             rule &= models.Q(status=BookingStatus.LOST)
         return rule
 
     @classmethod
-    def any_mismatched_date_rule(cls) -> models.Q:
-        rules = [cls.mismatched_date_rule(status) for status in STAMPED_STATUSES]
+    def any_mismatched_date_rule(cls, zone: dt.tzinfo = dt.UTC) -> models.Q:
+        rules = [cls.mismatched_date_rule(status, zone) for status in STAMPED_STATUSES]
         return rules[0] | rules[1] | rules[2]
 
-    def with_mismatched_status_dates(self) -> "BookingQuerySet":
-        return self.filter(self.any_mismatched_date_rule())
+    def with_mismatched_status_dates(self, zone: dt.tzinfo = dt.UTC) -> "BookingQuerySet":
+        return self.filter(self.any_mismatched_date_rule(zone))
 
     @staticmethod
     def missing_own_date_rule() -> models.Q:
@@ -169,11 +313,12 @@ class BookingQuerySet(models.QuerySet):
     def missing_own_status_date(self) -> "BookingQuerySet":
         return self.filter(self.missing_own_date_rule())
 
-    def needing_repair(self) -> "BookingQuerySet":
-        """Bookings that break any rule repair_booking_status_dates fixes."""
+    def needing_repair(self, zone: dt.tzinfo = dt.UTC) -> "BookingQuerySet":
+        """Bookings (of businesses in `zone`) that break any rule
+        repair_booking_status_dates fixes."""
         return self.filter(
             self.stray_lost_dates_rule()
-            | self.any_mismatched_date_rule()
+            | self.any_mismatched_date_rule(zone)
             | self.missing_own_date_rule()
         )
 
@@ -300,16 +445,19 @@ class Booking(models.Model):
         status: str,
         *,
         at: dt.datetime | None = None,
+        on: dt.date | None = None,
         by: "AbstractBaseUser | str | None" = None,
         source: str = ChangeSource.API,
     ) -> "BookingStatusChange":
         """The only way a booking's status changes.
 
         Locks the row, sets `status`, stamps `<status>_at`/`<status>_date` with the
-        moment (`at`, else now), keeps the dates of earlier statuses, clears
-        `lost_*` unless the new status is lost, and records one history entry, all
-        in one transaction. Raises InvalidValue (naming the field) and writes
-        nothing when the status is unknown or the moment is in the future, and
+        moment, keeps the dates of earlier statuses, clears `lost_*` unless the new
+        status is lost, and records one history entry, all in one transaction. The
+        moment is `at`, else the start of the day `on` in the business's time zone,
+        else now (see `status_moment`); the date is the moment's date in that zone.
+        Raises InvalidValue (naming the field) and writes nothing when the status is
+        unknown, the moment in the future or `at` and `on` disagree, and
         Booking.DoesNotExist when the booking is not (or no longer) in its business.
         """
         if status not in BOOKING_STATUSES:
@@ -317,10 +465,8 @@ class Booking(models.Model):
                 f"Unknown status {status!r}; expected one of {', '.join(BookingStatus.values)}.",
                 field="status",
             )
-        moment = timezone.now() if at is None else at
-        if timezone.is_naive(moment):
+        if at is not None and timezone.is_naive(at):
             raise InvalidValue("The moment must carry a time zone.", field="status_at")
-        ensure_not_in_future(moment)
 
         with transaction.atomic():
             # Re-read under a row lock, within the booking's business: a stale instance
@@ -328,10 +474,14 @@ class Booking(models.Model):
             # DoesNotExist, and a caller may pass a bare `Booking.reference(pk,
             # business_id)` handle.
             locked = Booking.objects.get_in_business(self.business_id, self.pk, for_update=True)
+            # The zone is read after the lock, by a statement of its own: a zone change
+            # committed while we waited for the lock is seen (SPEC §13).
+            zone = business_zone(self.business_id, using=locked._state.db)
+            moment = status_moment(at, on, zone) or timezone.now()
             for field in Booking._meta.concrete_fields:
                 setattr(self, field.attname, getattr(locked, field.attname))
             previous_status = self.status
-            changes = {**status_stamp(status, moment), "updated_at": timezone.now()}
+            changes = {**status_stamp(status, moment, zone), "updated_at": timezone.now()}
             for name, value in changes.items():
                 setattr(self, name, value)
             # Exactly the changed columns, in one fixed statement rather than save();
@@ -404,3 +554,20 @@ BOOKING_IN_BUSINESS_LOCKED = fixed_sql.CompiledQuery(
     )
 )
 HISTORY_FIELDS = fixed_sql.insert_fields(BookingStatusChange)
+BUSINESS_TIMEZONE = fixed_sql.CompiledQuery(
+    lambda business_id: Business.objects.filter(pk=business_id).only("timezone")
+)
+
+
+def business_zone(business_id: int, *, using: str = "default") -> dt.tzinfo:
+    """The business's time zone, read by one fixed statement (change_status runs it on
+    every call)."""
+    [business] = BUSINESS_TIMEZONE.rows(using, business_id=business_id)
+    return business.zone
+
+
+@receiver(timezone_changed, sender=Business)
+def realign_bookings(business: Business, **kwargs) -> tuple[str, list[int]]:
+    """A zone change realigns the business's bookings' dates (SPEC §9)."""
+    bookings = Booking.objects.for_business(business.pk)
+    return "bookings", bookings.realign_status_dates(business.zone)

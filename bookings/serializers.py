@@ -13,9 +13,6 @@ from bookings.models import (
     Booking,
     BookingStatus,
     BookingStatusChange,
-    ensure_not_in_future,
-    start_of_status_date,
-    status_date_of,
 )
 from core.serializers import (
     RejectUnknownFieldsMixin,
@@ -105,34 +102,13 @@ STATUS_CHOICE_ERRORS = {
 }
 
 
-def pop_status_moment(attrs: dict) -> dt.datetime | None:
-    """Take `status_at`/`status_date` out of validated `attrs` and return the one moment
-    they mean: `status_at`, else `status_date` at 00:00:00Z, else None (now). Both are
-    accepted only when `status_at`'s UTC date is `status_date`."""
-    status_at = attrs.pop("status_at", None)
-    status_date = attrs.pop("status_date", None)
-    both_given = status_at is not None and status_date is not None
-    if both_given and status_date_of(status_at) != status_date:
-        raise serializers.ValidationError(
-            {
-                "status_date": [
-                    f"Disagrees with status_at, whose UTC date is {status_date_of(status_at)}; "
-                    "send one of them, or make them agree."
-                ]
-            }
-        )
-    if status_at is None and status_date is not None:
-        moment = start_of_status_date(status_date)
-        ensure_not_in_future(moment, field="status_date")
-        return moment
-    if status_at is not None:
-        ensure_not_in_future(status_at, field="status_at")
-    return status_at
-
-
 class ChangeStatusSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """Body of POST /v2/bookings/{id}/change_status. Its validated data are the keyword
-    arguments of Booking.change_status: `status` and `at`."""
+    arguments of Booking.change_status: `status`, `at` and `on`.
+
+    The moment's fields are only parsed here: what a `status_date` means, and whether it
+    agrees with `status_at`, depends on the business's time zone, which change_status
+    reads under the booking's lock (its InvalidValue still names the field)."""
 
     status = serializers.ChoiceField(
         choices=BookingStatus.choices, error_messages=STATUS_CHOICE_ERRORS
@@ -141,8 +117,11 @@ class ChangeStatusSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     status_date = StatusDateField(required=False, allow_null=True)
 
     def validate(self, attrs):
-        attrs["at"] = pop_status_moment(attrs)
-        return attrs
+        return {
+            "status": attrs["status"],
+            "at": attrs.get("status_at"),
+            "on": attrs.get("status_date"),
+        }
 
 
 class BookingSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
@@ -258,12 +237,11 @@ class BookingCreateSerializer(BookingSerializer):
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
-        moment = pop_status_moment(attrs)
-        if moment is not None and "status" not in attrs:
+        moment_given = attrs.get("status_at") is not None or attrs.get("status_date") is not None
+        if moment_given and "status" not in attrs:
             raise serializers.ValidationError(
                 {"status": ["Required when status_at or status_date is given."]}
             )
-        attrs["status_at"] = moment
         return attrs
 
 

@@ -179,11 +179,11 @@ class BookingViewSet(
         body.is_valid(raise_exception=True)
         fields = dict(body.validated_data)
         initial_status = fields.pop("status", None)
-        moment = fields.pop("status_at", None)
+        at, on = fields.pop("status_at", None), fields.pop("status_date", None)
         with transaction.atomic():
             booking = Booking.objects.create(business_id=request.user.business_id, **fields)
             if initial_status is not None:
-                booking.change_status(initial_status, at=moment, by=request.user)
+                booking.change_status(initial_status, at=at, on=on, by=request.user)
         return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])

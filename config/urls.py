@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.views import BusinessView
 from bookings.views import BookingViewSet
 from core.routers import OptionalSlashRouter
 from events.views import EventFeedView
@@ -15,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^v2/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^v2/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^v2/business/?$", BusinessView.as_view(), name="business"),
     path("", include("statuses.urls")),
     re_path(r"^v2/events/?$", EventFeedView.as_view(), name="event-feed"),
     path("", include(router.urls)),

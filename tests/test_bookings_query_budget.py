@@ -51,8 +51,10 @@ def test_status_history_page_costs_the_same_whatever_its_length(
 @pytest.mark.django_db
 def test_change_status(api, make_booking, django_assert_num_queries):
     booking = make_booking()
-    # The locked read (scoped to the business), the update and the history insert.
-    with django_assert_num_queries(AUTH + ATOMIC + 3) as captured:
+    # The locked read (scoped to the business), the business's time zone (read after
+    # the lock, SPEC §13: a zone changed meanwhile is seen), the update and the
+    # history insert.
+    with django_assert_num_queries(AUTH + ATOMIC + 4) as captured:
         response = api.post(f"/v2/bookings/{booking.pk}/change_status", {"status": "lost"})
     assert response.status_code == 200
     statements = [query["sql"].split()[0] for query in captured.captured_queries]
@@ -91,9 +93,11 @@ def test_an_execute_wrapper_sees_every_statement_of_change_status(api, make_book
         response = api.post(f"/v2/bookings/{booking.pk}/change_status", {"status": "lost"})
 
     assert response.status_code == 200
-    # The token lookup and the locked read, the update, the history insert (and the
-    # transaction's savepoint pair under the test's own transaction).
+    # The token lookup, the locked read and the business's time zone, the update, the
+    # history insert (and the transaction's savepoint pair under the test's own
+    # transaction).
     assert [kind for kind in seen if kind not in {"SAVEPOINT", "RELEASE"}] == [
+        "SELECT",
         "SELECT",
         "SELECT",
         "UPDATE",

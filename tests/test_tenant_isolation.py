@@ -85,6 +85,9 @@ def attacks(victim, business, attacker_status):
     def no_victim_endpoints(body):
         assert endpoint_id not in [e["id"] for e in body["results"]]
 
+    def own_business_only(body):
+        assert body["id"] != business.id
+
     def endpoint_in_own_business(body):
         assert not WebhookEndpoint.objects.filter(pk=body["id"], business=business).exists()
 
@@ -92,6 +95,7 @@ def attacks(victim, business, attacker_status):
     endpoint_id, delivery_id = victim["endpoint"].pk, victim["delivery"].pk
     endpoint_path = f"/v2/webhook_endpoints/{endpoint_id}"
     return [
+        ("get", "/v2/business", "/v2/business", None, 200, own_business_only),
         ("get", "/v2/bookings", "/v2/bookings", None, 200, no_victim_bookings),
         ("post", "/v2/bookings", "/v2/bookings", {"name": "Mine"}, 201, created_in_own_business),
         ("get", "/v2/bookings/{id}", booking_path, None, 404, None),

@@ -1,15 +1,17 @@
 """Give every status date that predates the datetime fields its moment.
 
 Where `<status>_date` is set and `<status>_at` is null (tentative, definite,
-lost), `<status>_at` becomes that date at 00:00:00Z, which is what
-change_status stamps for a `status_date` given without a time.
+lost), `<status>_at` becomes that date at 00:00 in the business's time zone
+(00:00:00Z for a business on UTC), which is what change_status stamps for a
+`status_date` given without a time.
 
 How it stays cheap at a million bookings: it walks the pk space in ranges of
 `--batch-size` and never loads bookings: per range, one UPDATE (its own
-transaction) sets the three fields where they are missing, COALESCE keeping the
-ones already set. Each row's fix is that one atomic statement, so nothing else
-needs locking; a booking change_status stamps meanwhile no longer matches and is
-left alone. The summary counts bookings; `--dry-run` also counts per field.
+transaction) per time zone the businesses use sets the three fields where they
+are missing, COALESCE keeping the ones already set. Each row's fix is that one
+atomic statement, so nothing else needs locking; a booking change_status
+stamps meanwhile no longer matches and is left alone. The summary counts
+bookings; `--dry-run` also counts per field.
 
 No history entries: the booking's status and moments do not change, the moment
 only gets the precision its date already stated. `updated_at` is left as it
@@ -17,50 +19,22 @@ is, as by every data fix: it records the last change made through the
 application.
 """
 
+import datetime as dt
 from collections import Counter
 
 from django.db import models, transaction
 from django.db.models.functions import Coalesce
 
 from bookings.management.batched import BatchedBookingFixCommand, skip_jit_compilation
-from bookings.models import STAMPED_STATUSES, BookingQuerySet
+from bookings.models import STAMPED_STATUSES, BookingQuerySet, StartOfStatusDate
 
 DEFAULT_BATCH_SIZE = 100_000
-
-
-class UtcMidnight(models.Func):
-    """The moment 00:00:00Z of a date column.
-
-    Spelled per database so that the stored value is exactly what Django writes
-    for that datetime: on SQLite a plain CAST would store '2025-01-10 00:00:00.000',
-    which no equality filter for 2025-01-10T00:00:00Z would match."""
-
-    arity = 1
-    output_field = models.DateTimeField()
-
-    def as_sql(self, compiler, connection, **extra_context):
-        return super().as_sql(
-            compiler, connection, template="CAST(%(expressions)s AS TIMESTAMP)", **extra_context
-        )
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        return super().as_sql(
-            compiler,
-            connection,
-            template="((%(expressions)s)::timestamp AT TIME ZONE 'UTC')",
-            **extra_context,
-        )
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return super().as_sql(
-            compiler, connection, template="datetime(%(expressions)s)", **extra_context
-        )
 
 
 class Command(BatchedBookingFixCommand):
     help = (
         "Set every tentative_at/definite_at/lost_at that is null while its date is set "
-        "to that date at 00:00:00Z. Safe to re-run."
+        "to that date at 00:00 in the business's time zone. Safe to re-run."
     )
 
     default_batch_size = DEFAULT_BATCH_SIZE
@@ -69,7 +43,7 @@ class Command(BatchedBookingFixCommand):
     def fixed_so_far(self, counts: Counter[str]) -> int:
         return counts["bookings"]
 
-    def count(self, batch: BookingQuerySet) -> Counter[str]:
+    def count(self, batch: BookingQuerySet, zone: dt.tzinfo) -> Counter[str]:
         """How many bookings of `batch` need a backfill, and of which field."""
         any_field = BookingQuerySet.needing_backfill_rule()
         return Counter(
@@ -82,8 +56,9 @@ class Command(BatchedBookingFixCommand):
             )
         )
 
-    def fix(self, batch: BookingQuerySet) -> Counter[str]:
-        """Backfill `batch` in one statement; return how many bookings changed.
+    def fix(self, batch: BookingQuerySet, zone: dt.tzinfo) -> Counter[str]:
+        """Backfill `batch`, of businesses on `zone`, in one statement; return how many
+        bookings changed.
 
         It counts bookings, not fields: a count per field would take a second pass
         over the range (about a third more time at a million bookings), and the
@@ -93,7 +68,9 @@ class Command(BatchedBookingFixCommand):
             # One UPDATE for the three fields; COALESCE keeps the datetimes already set.
             backfilled = batch.needing_backfill().update(
                 **{
-                    f"{status}_at": Coalesce(f"{status}_at", UtcMidnight(f"{status}_date"))
+                    f"{status}_at": Coalesce(
+                        f"{status}_at", StartOfStatusDate(f"{status}_date", zone)
+                    )
                     for status in STAMPED_STATUSES
                 }
             )

@@ -28,13 +28,14 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from accounts.models import Business
+from accounts.models import Business, validate_time_zone_name
 from bookings.models import (
     Booking,
     BookingStatus,
@@ -70,6 +71,7 @@ DAY = 86_400
 @dataclass
 class GeneratedBooking:
     row: dict
+    zone: dt.tzinfo  # its business's time zone, in which its status dates are
     history: list[tuple] = field(default_factory=list)
     broken: str | None = None
 
@@ -90,7 +92,7 @@ class BookingFactory:
         latest = self.now - dt.timedelta(seconds=self.rng.randrange(60, 3600))
         return max(moment, min(later, latest))
 
-    def build(self, pk: int, business_id: int) -> GeneratedBooking:
+    def build(self, pk: int, business_id: int, zone: dt.tzinfo) -> GeneratedBooking:
         rng = self.rng
         broken = rng.choice(BROKEN_KINDS) if rng.random() < self.broken_fraction else None
         path = rng.choices(self.paths, self.weights)[0]
@@ -119,7 +121,7 @@ class BookingFactory:
             "created_at": created_at,
             "updated_at": created_at,
         }
-        generated = GeneratedBooking(row=row, broken=broken)
+        generated = GeneratedBooking(row=row, zone=zone, broken=broken)
         moment = created_at
         for status in path:
             moment = self.moment_after(moment, mean_days=6)
@@ -153,7 +155,7 @@ class BookingFactory:
                 ChangeSource.ADMIN.value if rng.random() < 0.3 else ChangeSource.API.value,
             )
         )
-        row.update(status_stamp(status, moment))
+        row.update(status_stamp(status, moment, generated.zone))
         row["updated_at"] = max(row["updated_at"], recorded_at)
 
     def break_booking(self, generated: GeneratedBooking, path: tuple[str, ...]) -> None:
@@ -169,7 +171,7 @@ class BookingFactory:
                 row[f"{reached}_date"] += dt.timedelta(days=rng.choice((-1, 1)))
         elif generated.broken == "stray_lost":
             lost_at = self.moment_after(row["updated_at"], mean_days=3)
-            row["lost_at"], row["lost_date"] = lost_at, status_date_of(lost_at)
+            row["lost_at"], row["lost_date"] = lost_at, status_date_of(lost_at, generated.zone)
         elif generated.broken == "missing":
             row[f"{status}_at"] = row[f"{status}_date"] = None
             if rng.random() < 1 / 3:
@@ -194,6 +196,13 @@ class Command(BaseCommand):
             default=100_001,
             metavar="ID",
             help="Businesses get ids ID, ID+1, ... (created if missing; default 100001).",
+        )
+        parser.add_argument(
+            "--timezones",
+            default="UTC",
+            metavar="ZONE,...",
+            help="IANA zones given in turn to the businesses created (default UTC); "
+            "existing businesses keep theirs.",
         )
         parser.add_argument(
             "--broken-fraction",
@@ -221,20 +230,38 @@ class Command(BaseCommand):
         broken_fraction: float,
         batch_size: int,
         no_progress: bool,
+        timezones: str,
         **options,
     ) -> None:
         if count < 0 or businesses < 1 or batch_size < 1:
             raise CommandError("--count must be >= 0, --businesses and --batch-size >= 1.")
         if not 0 <= broken_fraction <= 1:
             raise CommandError("--broken-fraction must be between 0 and 1.")
+        zone_names = [name.strip() for name in timezones.split(",")]
+        for name in zone_names:
+            try:
+                validate_time_zone_name(name)
+            except ValidationError as error:
+                raise CommandError(f"--timezones: {' '.join(error.messages)}") from None
         if seed is None:
             seed = random.SystemRandom().randrange(2**32)
         factory = BookingFactory(random.Random(seed), timezone.now(), broken_fraction)
         business_ids = range(first_business_id, first_business_id + businesses)
         Business.objects.bulk_create(
-            [Business(id=pk, name=f"Benchmark venue {pk}") for pk in business_ids],
+            [
+                Business(
+                    id=pk,
+                    name=f"Benchmark venue {pk}",
+                    timezone=zone_names[index % len(zone_names)],
+                )
+                for index, pk in enumerate(business_ids)
+            ],
             ignore_conflicts=True,
         )
+        zones = {
+            pk: business.zone
+            for pk, business in Business.objects.filter(pk__in=business_ids).in_bulk().items()
+        }
 
         started = time.monotonic()
         broken: Counter[str] = Counter()
@@ -248,7 +275,7 @@ class Command(BaseCommand):
         ) as progress:
             for batch_start in range(0, count, batch_size):
                 size = min(batch_size, count - batch_start)
-                written, batch_broken = self.write_batch(factory, size, business_ids)
+                written, batch_broken = self.write_batch(factory, size, business_ids, zones)
                 history_count += written
                 broken.update(batch_broken)
                 progress.update(size)
@@ -275,7 +302,11 @@ class Command(BaseCommand):
             )
 
     def write_batch(
-        self, factory: BookingFactory, size: int, business_ids: range
+        self,
+        factory: BookingFactory,
+        size: int,
+        business_ids: range,
+        zones: dict[int, dt.tzinfo],
     ) -> tuple[int, Counter[str]]:
         """Generate and insert `size` bookings in one transaction; return the number
         of history entries written and the broken bookings per kind."""
@@ -291,7 +322,8 @@ class Command(BaseCommand):
                 first_pk = cursor.fetchone()[0] + 1
             generated = []
             for pk in range(first_pk, first_pk + size):
-                booking = factory.build(pk, factory.rng.choice(business_ids))
+                business_id = factory.rng.choice(business_ids)
+                booking = factory.build(pk, business_id, zones[business_id])
                 generated.append(booking)
                 if booking.broken:
                     broken[booking.broken] += 1

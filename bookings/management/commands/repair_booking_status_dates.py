@@ -7,9 +7,10 @@ Kinds, applied in this order within each batch:
   history entry to that status (its `status_at`), else from `updated_at`.
 - stray lost: `lost_date`/`lost_at` on a booking that is not lost. Cleared, as
   change_status clears them when a booking leaves lost.
-- mismatched: a `_date` that is not the UTC date of its `_at`, or is null while
-  its `_at` is set. The date becomes the UTC date of the `_at` (the `_at` is
-  the precise record; the date is derived from it).
+- mismatched: a `_date` that is not the local date of its `_at` (in the
+  business's time zone), or is null while its `_at` is set. The date becomes
+  the local date of the `_at` (the `_at` is the precise record; the date is
+  derived from it).
 
 History: a booking repaired for *missing* or *stray lost* (or both) gets one
 entry, source "command", from_status = to_status = its status, changed_by null:
@@ -23,7 +24,8 @@ at <tentative_at>" would only mislead). `updated_at` is left as it is: it
 records the last change made through the application.
 
 How it stays cheap at a million bookings: it walks the pk space in ranges of
-`--batch-size` and never loads bookings. Per range, in one transaction: one
+`--batch-size` and never loads bookings. Per range and time zone the
+businesses use, in one transaction: one
 query locks the bookings of the range that need a repair (FOR NO KEY UPDATE),
 then one INSERT ... SELECT writes the history entries and one UPDATE per kind
 fixes the range, each statement restricted to the rows breaking its rule; the
@@ -73,8 +75,8 @@ def history_moment(now: dt.datetime) -> Coalesce:
 class Command(BatchedBookingFixCommand):
     help = (
         "Repair inconsistent booking status dates: stamp a current status's missing date, "
-        "clear lost dates on bookings that are not lost, correct dates that are not the UTC "
-        "date of their datetime. Safe to re-run."
+        "clear lost dates on bookings that are not lost, correct dates that are not the local "
+        "date of their datetime in the business's time zone. Safe to re-run."
     )
 
     default_batch_size = DEFAULT_BATCH_SIZE
@@ -83,7 +85,7 @@ class Command(BatchedBookingFixCommand):
     def fixed_so_far(self, counts: Counter[str]) -> int:
         return counts.total() - counts[HISTORY]
 
-    def count(self, batch: BookingQuerySet) -> Counter[str]:
+    def count(self, batch: BookingQuerySet, zone: dt.tzinfo) -> Counter[str]:
         """What `repair` would do to `batch`: repairs per kind, history entries."""
         return Counter(
             batch.aggregate(
@@ -91,22 +93,22 @@ class Command(BatchedBookingFixCommand):
                     MISSING: models.Count("pk", filter=BookingQuerySet.missing_own_date_rule()),
                     STRAY_LOST: models.Count("pk", filter=BookingQuerySet.stray_lost_dates_rule()),
                     MISMATCHED: models.Count(
-                        "pk", filter=BookingQuerySet.any_mismatched_date_rule()
+                        "pk", filter=BookingQuerySet.any_mismatched_date_rule(zone)
                     ),
                     HISTORY: models.Count("pk", filter=RESTAMPED),
                 }
             )
         )
 
-    def fix(self, batch: BookingQuerySet) -> Counter[str]:
-        """Repair `batch` in one transaction; return the repairs made per kind and
-        the number of history entries written."""
+    def fix(self, batch: BookingQuerySet, zone: dt.tzinfo) -> Counter[str]:
+        """Repair `batch`, of businesses on `zone`, in one transaction; return the
+        repairs made per kind and the number of history entries written."""
         counts: Counter[str] = Counter()
         with transaction.atomic():
             skip_jit_compilation()
             # Lock the bookings to repair until commit: the statements below then
             # all see them as this query did, and the history matches the repairs.
-            locked = batch.needing_repair().select_for_update(no_key=True).values_list("pk")
+            locked = batch.needing_repair(zone).select_for_update(no_key=True).values_list("pk")
             if not list(locked):  # evaluated in full: every row is locked
                 return counts
             # History first: once stamped, a booking no longer shows it was missing.
@@ -124,18 +126,13 @@ class Command(BatchedBookingFixCommand):
                     for status in STAMPED_STATUSES
                     for suffix, value in (
                         ("at", moment),
-                        ("date", TruncDate(moment, tzinfo=dt.UTC)),
+                        ("date", TruncDate(moment, tzinfo=zone)),
                     )
                 }
             )
             counts[STRAY_LOST] = batch.with_stray_lost_dates().update(lost_at=None, lost_date=None)
-            counts[MISMATCHED] = batch.with_mismatched_status_dates().update(
-                **{
-                    f"{status}_date": Coalesce(
-                        TruncDate(f"{status}_at", tzinfo=dt.UTC), f"{status}_date"
-                    )
-                    for status in STAMPED_STATUSES
-                }
+            counts[MISMATCHED] = batch.with_mismatched_status_dates(zone).update(
+                **BookingQuerySet.realigned_dates(zone)
             )
         return counts
 

@@ -6,6 +6,12 @@ from typing import TYPE_CHECKING, Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from bookings.events import (
+    booking_created,
+    booking_deleted,
+    booking_status_changed,
+    booking_updated,
+)
 from core import fixed_sql
 from core.errors import InvalidValue
 
@@ -30,6 +36,9 @@ class BookingStatus(models.TextChoices):
 BOOKING_STATUSES = frozenset(BookingStatus.values)
 # The statuses that stamp their own moment (`<status>_at`, `<status>_date`).
 STAMPED_STATUSES = (BookingStatus.TENTATIVE, BookingStatus.DEFINITE, BookingStatus.LOST)
+# A booking's ordinary fields, which create_booking and edit take; the API names them
+# alike.
+EDITABLE_FIELDS = ("name", "starts_at", "ends_at", "guest_count", "notes")
 STATUS_FIELDS = frozenset(
     ["status", "status_at", "status_date"]
     + [f"{status}_{suffix}" for status in STAMPED_STATUSES for suffix in ("at", "date")]
@@ -80,6 +89,29 @@ def ensure_not_in_future(moment: dt.datetime, *, field: str = "status_at") -> No
             "The moment is in the future; a status can only be changed as of now or earlier.",
             field=field,
         )
+
+
+def checked_status_moment(status: str, at: dt.datetime | None) -> dt.datetime:
+    """The moment a change to `status` takes effect (`at`, else now). Raises
+    InvalidValue naming the field when the status is unknown or the moment naive or in
+    the future."""
+    if status not in BOOKING_STATUSES:
+        raise InvalidValue(
+            f"Unknown status {status!r}; expected one of {', '.join(BookingStatus.values)}.",
+            field="status",
+        )
+    moment = timezone.now() if at is None else at
+    if timezone.is_naive(moment):
+        raise InvalidValue("The moment must carry a time zone.", field="status_at")
+    ensure_not_in_future(moment)
+    return moment
+
+
+def ensure_editable(fields: dict[str, Any]) -> None:
+    """A programming error, not a client's: callers pass validated ordinary fields."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
 
 
 class BookingQuerySet(models.QuerySet):
@@ -222,6 +254,47 @@ class BookingQuerySet(models.QuerySet):
 
 
 class BookingManager(models.Manager.from_queryset(BookingQuerySet)):
+    def create_booking(
+        self,
+        business_id: int,
+        fields: dict[str, Any],
+        *,
+        status: str | None = None,
+        at: dt.datetime | None = None,
+        by: "AbstractBaseUser | str | None" = None,
+        source: str = ChangeSource.API,
+    ) -> "Booking":
+        """The one way the API and the admin create a booking (`Booking.objects.create`
+        stays for tests and fixtures), in one transaction with its events.
+
+        `fields` are ordinary fields (EDITABLE_FIELDS). The booking starts as lead; with
+        a `status`, it is inserted already stamped as change_status would stamp it (at
+        `at`, else now) and a history entry from lead is recorded: one write, whose
+        `booking.created` and then `booking.status_changed` both carry the final booking.
+        Raises InvalidValue (naming the field) and writes nothing when `ends_at` is
+        before `starts_at`, or the status or moment is refused."""
+        ensure_editable(fields)
+        booking = self.model(business_id=business_id, **fields)
+        booking.ensure_ends_not_before_starts()
+        moment = None if status is None else checked_status_moment(status, at)
+        with transaction.atomic(using=self.db):
+            if moment is not None:
+                for name, value in status_stamp(status, moment).items():
+                    setattr(booking, name, value)
+            booking.save(force_insert=True, using=self.db)
+            booking_created(booking)
+            if moment is not None:
+                change = BookingStatusChange.record(
+                    booking=booking,
+                    from_status=BookingStatus.LEAD,
+                    to_status=status,
+                    status_at=moment,
+                    by=by,
+                    source=source,
+                )
+                booking_status_changed(booking, change)
+        return booking
+
     def get_in_business(
         self, business_id: int, pk: int | str, *, for_update: bool = False
     ) -> "Booking":
@@ -307,29 +380,15 @@ class Booking(models.Model):
 
         Locks the row, sets `status`, stamps `<status>_at`/`<status>_date` with the
         moment (`at`, else now), keeps the dates of earlier statuses, clears
-        `lost_*` unless the new status is lost, and records one history entry, all
-        in one transaction. Raises InvalidValue (naming the field) and writes
+        `lost_*` unless the new status is lost, records one history entry and writes
+        `booking.status_changed` (the booking after, the entry), all in one
+        transaction. Raises InvalidValue (naming the field) and writes
         nothing when the status is unknown or the moment is in the future, and
         Booking.DoesNotExist when the booking is not (or no longer) in its business.
         """
-        if status not in BOOKING_STATUSES:
-            raise InvalidValue(
-                f"Unknown status {status!r}; expected one of {', '.join(BookingStatus.values)}.",
-                field="status",
-            )
-        moment = timezone.now() if at is None else at
-        if timezone.is_naive(moment):
-            raise InvalidValue("The moment must carry a time zone.", field="status_at")
-        ensure_not_in_future(moment)
-
+        moment = checked_status_moment(status, at)
         with transaction.atomic():
-            # Re-read under a row lock, within the booking's business: a stale instance
-            # can never overwrite a concurrent change, a booking deleted meanwhile raises
-            # DoesNotExist, and a caller may pass a bare `Booking.reference(pk,
-            # business_id)` handle.
-            locked = Booking.objects.get_in_business(self.business_id, self.pk, for_update=True)
-            for field in Booking._meta.concrete_fields:
-                setattr(self, field.attname, getattr(locked, field.attname))
+            self._refresh_locked()
             previous_status = self.status
             changes = {**status_stamp(status, moment), "updated_at": timezone.now()}
             for name, value in changes.items():
@@ -337,7 +396,7 @@ class Booking(models.Model):
             # Exactly the changed columns, in one fixed statement rather than save();
             # the lock keeps the row there.
             fixed_sql.update(self, sorted(changes))
-            return BookingStatusChange.record(
+            change = BookingStatusChange.record(
                 booking=self,
                 from_status=previous_status,
                 to_status=status,
@@ -345,8 +404,64 @@ class Booking(models.Model):
                 by=by,
                 source=source,
             )
+            booking_status_changed(self, change)
+        return change
 
     change_status.alters_data = True
+
+    def edit(self, fields: dict[str, Any]) -> list[str]:
+        """The one way a booking's ordinary fields change (PATCH, the admin's change form).
+
+        Locks the row, compares `fields` (ordinary fields, EDITABLE_FIELDS) with the
+        stored values and saves exactly those that differ, with `updated_at`, and writes
+        `booking.updated` naming them, all in one transaction. Returns their names, in
+        the order of EDITABLE_FIELDS. When no stored value changes it writes nothing, no
+        `updated_at` and no event (SPEC §13). Raises InvalidValue (naming `ends_at`) when
+        `ends_at` would be before `starts_at`, and Booking.DoesNotExist when the booking
+        is not (or no longer) in its business; nothing is written then. The instance
+        then holds the row as stored."""
+        ensure_editable(fields)
+        with transaction.atomic():
+            self._refresh_locked()
+            changed = [
+                name
+                for name in EDITABLE_FIELDS
+                if name in fields and fields[name] != getattr(self, name)
+            ]
+            if not changed:
+                return []
+            for name in changed:
+                setattr(self, name, fields[name])
+            self.ensure_ends_not_before_starts()
+            self.save(update_fields=[*changed, "updated_at"])
+            booking_updated(self, changed)
+        return changed
+
+    edit.alters_data = True
+
+    def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict]:
+        """Delete the booking and its history, and record `booking.deleted` with the
+        booking as this instance holds it, in one transaction: read it locked in the
+        caller's transaction first (the API and the admin do) so that it is the booking
+        as it was just before."""
+        with transaction.atomic(using=using):
+            booking_deleted(self)
+            return super().delete(using=using, keep_parents=keep_parents)
+
+    delete.alters_data = True
+
+    def ensure_ends_not_before_starts(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at < self.starts_at:
+            raise InvalidValue("Must not be before starts_at.", field="ends_at")
+
+    def _refresh_locked(self) -> None:
+        """Re-read the row under a lock, within the booking's business: a stale instance
+        can never overwrite a concurrent change, a booking deleted meanwhile raises
+        DoesNotExist, and a caller may pass a bare `Booking.reference(pk, business_id)`
+        handle. Call it inside a transaction."""
+        locked = Booking.objects.get_in_business(self.business_id, self.pk, for_update=True)
+        for field in Booking._meta.concrete_fields:
+            setattr(self, field.attname, getattr(locked, field.attname))
 
 
 class BookingStatusChange(models.Model):

@@ -70,6 +70,11 @@ class EventQuerySet(models.QuerySet):
 
 
 class EventManager(models.Manager.from_queryset(EventQuerySet)):
+    def record(self, business_id: int, type: str, data: dict) -> "Event":
+        """Write one event of the business. Call it inside the change's own transaction
+        (SPEC §8.1), through the factory of its type (e.g. bookings/events.py)."""
+        return self.create(business_id=business_id, type=type, data=data)
+
     def by_public_id(self, business_id: int, public_id: str) -> "Event":
         """The business's event with this `evt_…` id, else Event.DoesNotExist (another
         business's ids, and malformed ones, are unknown)."""

@@ -444,7 +444,9 @@ class Booking(models.Model):
         booking as this instance holds it, in one transaction: read it locked in the
         caller's transaction first (the API and the admin do) so that it is the booking
         as it was just before."""
-        with transaction.atomic(using=using):
+        # No savepoint of its own (as Django's deletion): the event and the delete
+        # stand or fall with the caller's transaction, or make up one of their own.
+        with transaction.atomic(using=using, savepoint=False):
             booking_deleted(self)
             return super().delete(using=using, keep_parents=keep_parents)
 

@@ -284,15 +284,7 @@ class BookingManager(models.Manager.from_queryset(BookingQuerySet)):
             booking.save(force_insert=True, using=self.db)
             booking_created(booking)
             if moment is not None:
-                change = BookingStatusChange.record(
-                    booking=booking,
-                    from_status=BookingStatus.LEAD,
-                    to_status=status,
-                    status_at=moment,
-                    by=by,
-                    source=source,
-                )
-                booking_status_changed(booking, change)
+                booking.record_status_change(BookingStatus.LEAD, moment, by=by, source=source)
         return booking
 
     def get_in_business(
@@ -396,18 +388,34 @@ class Booking(models.Model):
             # Exactly the changed columns, in one fixed statement rather than save();
             # the lock keeps the row there.
             fixed_sql.update(self, sorted(changes))
-            change = BookingStatusChange.record(
-                booking=self,
-                from_status=previous_status,
-                to_status=status,
-                status_at=moment,
-                by=by,
-                source=source,
-            )
-            booking_status_changed(self, change)
-        return change
+            return self.record_status_change(previous_status, moment, by=by, source=source)
 
     change_status.alters_data = True
+
+    def record_status_change(
+        self,
+        from_status: str,
+        moment: dt.datetime,
+        *,
+        by: "AbstractBaseUser | str | None",
+        source: str,
+    ) -> "BookingStatusChange":
+        """Record the change to its current status that this booking has just been
+        stamped with (at `moment`): the history entry and its `booking.status_changed`,
+        which carries the booking as it now is. For change_status and create_booking,
+        inside their transaction."""
+        change = BookingStatusChange.record(
+            booking=self,
+            from_status=from_status,
+            to_status=self.status,
+            status_at=moment,
+            by=by,
+            source=source,
+        )
+        booking_status_changed(self, change)
+        return change
+
+    record_status_change.alters_data = True
 
     def edit(self, fields: dict[str, Any]) -> list[str]:
         """The one way a booking's ordinary fields change (PATCH, the admin's change form).

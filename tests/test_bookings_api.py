@@ -655,6 +655,29 @@ def test_the_written_out_representation_matches_the_declared_fields(make_booking
     assert json.loads(rendered)["tentative_date"] == "2025-01-10"
 
 
+def test_the_written_out_history_entry_matches_the_declared_fields(make_booking, api_user):
+    """A history entry's JSON is hand-written too (bookings.representation, which the
+    events share); it must say what DRF's generic rendering says."""
+    from rest_framework import serializers as drf
+
+    from bookings.serializers import BookingStatusChangeSerializer
+
+    booking = make_booking()
+    booking.change_status(
+        "lost", at=dt.datetime(2025, 1, 12, 8, 0, 0, 5, tzinfo=dt.UTC), by=api_user
+    )
+    entry = booking.status_changes.get()
+
+    generic = drf.Serializer.to_representation(BookingStatusChangeSerializer(), entry)
+
+    assert BookingStatusChangeSerializer(entry).data == generic
+    assert (
+        list(BookingStatusChangeSerializer(entry).data) == BookingStatusChangeSerializer.Meta.fields
+    )
+    rendered = JSONRenderer().render(BookingStatusChangeSerializer(entry).data)
+    assert rendered == JSONRenderer().render(generic)
+
+
 def test_moments_in_another_time_zone_are_represented_in_utc():
     from bookings.serializers import BookingSerializer
 

@@ -356,8 +356,9 @@ class Booking(models.Model):
     @classmethod
     def reference(cls, pk: int | str, business_id: int) -> "Booking":
         """A handle on booking `pk` of the business with nothing else loaded: enough for
-        change_status(), which locks and reads the row itself. (Booking(pk=...,
-        business_id=...) would compute every other field's default first.)"""
+        change_status() and edit(), which lock and read the row themselves.
+        (Booking(pk=..., business_id=...) would compute every other field's default
+        first.)"""
         return cls.from_db(None, ("id", "business_id"), (pk, business_id))
 
     def change_status(

@@ -179,6 +179,25 @@ def test_a_refused_write_writes_no_event(
     assert not Event.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v2/bookings", {"name": "Gala", "status": "lost"}),
+        ("{mine}/change_status", {"status": "definite"}),
+    ],
+)
+def test_a_replayed_idempotent_post_writes_no_second_event(api, business, make_booking, path, body):
+    path = path.format(mine=f"/v2/bookings/{make_booking().pk}")
+    first = api.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    written = events_of(business)
+
+    replay = api.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert replay.status_code == first.status_code
+    assert written
+    assert events_of(business) == written
+
+
 # --- bookings through the model methods ------------------------------------------------
 
 

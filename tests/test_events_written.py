@@ -198,6 +198,19 @@ def test_a_replayed_idempotent_post_writes_no_second_event(api, business, make_b
     assert events_of(business) == written
 
 
+def test_record_stores_the_data_as_the_api_renders_it_and_leaves_the_order_to_the_database(
+    business,
+):
+    moment = dt.datetime(2025, 1, 15, 14, 30, 0, 120000, tzinfo=dt.UTC)
+    event = Event.objects.record(
+        business.pk, "booking.created", {"at": moment, "on": moment.date()}
+    )
+
+    stored = Event.objects.get(pk=event.pk)
+    assert stored.data == {"at": "2025-01-15T14:30:00.120000Z", "on": "2025-01-15"}
+    assert stored.transaction_id is not None  # the database's default, not the caller's
+
+
 # --- bookings through the model methods ------------------------------------------------
 
 

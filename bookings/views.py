@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from bookings.filters import BookingFilter
@@ -167,7 +167,9 @@ class BookingViewSet(
 
     def partial_update(self, request, pk=None):
         body = BookingSerializer(data=request.data, partial=True)
-        body.is_valid(raise_exception=True)
+        if not body.is_valid():
+            self.get_object()  # a missing booking is a 404 before a bad body is a 400
+            raise ValidationError(body.errors)
         # edit() reads the row itself, locked and scoped to the caller's business, as
         # change_status() does: a booking deleted meanwhile is a 404.
         booking = Booking.reference(pk, request.user.business_id)

@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,7 +21,7 @@ from rangefilter.filters import DateRangeQuickSelectListFilter
 from accounts.admin_scoping import BusinessScopedAdmin
 from accounts.models import Business
 from bookings.forms import ChangeStatusForm
-from bookings.models import Booking, BookingStatusChange, ChangeSource
+from bookings.models import EDITABLE_FIELDS, Booking, BookingStatusChange, ChangeSource
 from core.errors import DomainError
 
 STATUS_FIELDS = [
@@ -231,13 +232,34 @@ class BookingAdmin(BusinessScopedAdmin):
         # save that finds no row.
         return self.get_queryset(request).select_for_update().filter(pk=booking.pk).first()
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        # A booking never moves between businesses (its events belong to one).
+        if obj is not None and self.business_field not in fields:
+            return [*fields, self.business_field]
+        return fields
+
     def save_model(self, request, obj, form, change) -> None:
-        if not change:
-            super().save_model(request, obj, form, change)
+        # Through the model's write paths, as the API: each writes its event.
+        fields = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS}
+        if change:
+            obj.edit(fields)
             return
-        # Save only what the form edited: a full save would write back the status
-        # columns as they were read, undoing a change_status made meanwhile.
-        obj.save(update_fields=[*form.changed_data, "updated_at"])
+        business_id = self.scope_business_id(request) or obj.business_id
+        created = Booking.objects.create_booking(
+            business_id, fields, by=request.user, source=ChangeSource.ADMIN
+        )
+        for field in Booking._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(created, field.attname))
+        obj._state.adding = False
+
+    def delete_queryset(self, request, queryset) -> None:
+        # One by one, so that each booking writes its `booking.deleted` as it was, locked
+        # in id order (the order concurrent bulk work takes locks in).
+        chosen = list(queryset.values_list("pk", flat=True))
+        with transaction.atomic():
+            for booking in Booking.objects.filter(pk__in=chosen).select_for_update().order_by("pk"):
+                booking.delete()
 
     def get_urls(self):
         change_status = self.admin_site.admin_view(self.change_status_view)

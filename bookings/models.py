@@ -8,6 +8,12 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import Business, time_zone, timezone_changed
+from bookings.events import (
+    booking_created,
+    booking_deleted,
+    booking_status_changed,
+    booking_updated,
+)
 from core import fixed_sql
 from core.errors import InvalidValue
 
@@ -32,6 +38,9 @@ class BookingStatus(models.TextChoices):
 BOOKING_STATUSES = frozenset(BookingStatus.values)
 # The statuses that stamp their own moment (`<status>_at`, `<status>_date`).
 STAMPED_STATUSES = (BookingStatus.TENTATIVE, BookingStatus.DEFINITE, BookingStatus.LOST)
+# A booking's ordinary fields, which create_booking and edit take; the API names them
+# alike.
+EDITABLE_FIELDS = ("name", "starts_at", "ends_at", "guest_count", "notes")
 STATUS_FIELDS = frozenset(
     ["status", "status_at", "status_date"]
     + [f"{status}_{suffix}" for status in STAMPED_STATUSES for suffix in ("at", "date")]
@@ -139,6 +148,8 @@ def status_moment(
     naming `status_date`. A moment in the future is refused, naming the field it came
     from."""
     if at is not None:
+        if timezone.is_naive(at):
+            raise InvalidValue("The moment must carry a time zone.", field="status_at")
         if on is not None and status_date_of(at, zone) != on:
             raise InvalidValue(
                 f"Disagrees with status_at, whose date in the business's time zone is "
@@ -179,6 +190,22 @@ def ensure_not_in_future(moment: dt.datetime, *, field: str = "status_at") -> No
             "The moment is in the future; a status can only be changed as of now or earlier.",
             field=field,
         )
+
+
+def ensure_known_status(status: str) -> None:
+    """InvalidValue naming `status` unless it is one of the booking statuses."""
+    if status not in BOOKING_STATUSES:
+        raise InvalidValue(
+            f"Unknown status {status!r}; expected one of {', '.join(BookingStatus.values)}.",
+            field="status",
+        )
+
+
+def ensure_editable(fields: dict[str, Any]) -> None:
+    """A programming error, not a client's: callers pass validated ordinary fields."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
 
 
 class BookingQuerySet(models.QuerySet):
@@ -367,6 +394,46 @@ class BookingQuerySet(models.QuerySet):
 
 
 class BookingManager(models.Manager.from_queryset(BookingQuerySet)):
+    def create_booking(
+        self,
+        business_id: int,
+        fields: dict[str, Any],
+        *,
+        status: str | None = None,
+        at: dt.datetime | None = None,
+        on: dt.date | None = None,
+        by: "AbstractBaseUser | str | None" = None,
+        source: str = ChangeSource.API,
+    ) -> "Booking":
+        """The one way the API and the admin create a booking (`Booking.objects.create`
+        stays for tests and fixtures), in one transaction with its events.
+
+        `fields` are ordinary fields (EDITABLE_FIELDS). The booking starts as lead; with
+        a `status`, it is inserted already stamped as change_status would stamp it (at
+        `at`, else the start of the day `on` in the business's zone, else now) and a
+        history entry from lead is recorded: one write, whose
+        `booking.created` and then `booking.status_changed` both carry the final booking.
+        Raises InvalidValue (naming the field) and writes nothing when `ends_at` is
+        before `starts_at`, or the status or moment is refused."""
+        ensure_editable(fields)
+        booking = self.model(business_id=business_id, **fields)
+        booking.ensure_ends_not_before_starts()
+        if status is not None:
+            ensure_known_status(status)
+        with transaction.atomic(using=self.db):
+            if status is not None:
+                zone = business_zone(business_id, using=self.db)
+                moment = status_moment(at, on, zone) or timezone.now()
+                for name, value in status_stamp(status, moment, zone).items():
+                    setattr(booking, name, value)
+            booking.updated_at = booking.created_at
+            # A fixed statement, as change_status's: every create pays for its event.
+            fixed_sql.insert(booking, BOOKING_FIELDS, using=self.db)
+            booking_created(booking)
+            if status is not None:
+                booking.record_status_change(BookingStatus.LEAD, moment, by=by, source=source)
+        return booking
+
     def get_in_business(
         self, business_id: int, pk: int | str, *, for_update: bool = False
     ) -> "Booking":
@@ -436,8 +503,9 @@ class Booking(models.Model):
     @classmethod
     def reference(cls, pk: int | str, business_id: int) -> "Booking":
         """A handle on booking `pk` of the business with nothing else loaded: enough for
-        change_status(), which locks and reads the row itself. (Booking(pk=...,
-        business_id=...) would compute every other field's default first.)"""
+        change_status() and edit(), which lock and read the row themselves.
+        (Booking(pk=..., business_id=...) would compute every other field's default
+        first.)"""
         return cls.from_db(None, ("id", "business_id"), (pk, business_id))
 
     def change_status(
@@ -453,33 +521,21 @@ class Booking(models.Model):
 
         Locks the row, sets `status`, stamps `<status>_at`/`<status>_date` with the
         moment, keeps the dates of earlier statuses, clears `lost_*` unless the new
-        status is lost, and records one history entry, all in one transaction. The
-        moment is `at`, else the start of the day `on` in the business's time zone,
-        else now (see `status_moment`); the date is the moment's date in that zone.
-        Raises InvalidValue (naming the field) and writes nothing when the status is
-        unknown, the moment in the future or `at` and `on` disagree, and
-        Booking.DoesNotExist when the booking is not (or no longer) in its business.
+        status is lost, records one history entry and writes `booking.status_changed`
+        (the booking after, the entry), all in one transaction. The moment is `at`,
+        else the start of the day `on` in the business's time zone, else now (see
+        `status_moment`); the date is the moment's date in that zone. Raises
+        InvalidValue (naming the field) and writes nothing when the status is unknown,
+        the moment in the future or `at` and `on` disagree, and Booking.DoesNotExist
+        when the booking is not (or no longer) in its business.
         """
-        if status not in BOOKING_STATUSES:
-            raise InvalidValue(
-                f"Unknown status {status!r}; expected one of {', '.join(BookingStatus.values)}.",
-                field="status",
-            )
-        if at is not None and timezone.is_naive(at):
-            raise InvalidValue("The moment must carry a time zone.", field="status_at")
-
+        ensure_known_status(status)
         with transaction.atomic():
-            # Re-read under a row lock, within the booking's business: a stale instance
-            # can never overwrite a concurrent change, a booking deleted meanwhile raises
-            # DoesNotExist, and a caller may pass a bare `Booking.reference(pk,
-            # business_id)` handle.
-            locked = Booking.objects.get_in_business(self.business_id, self.pk, for_update=True)
+            self._refresh_locked()
             # The zone is read after the lock, by a statement of its own: a zone change
             # committed while we waited for the lock is seen (SPEC §13).
-            zone = business_zone(self.business_id, using=locked._state.db)
+            zone = business_zone(self.business_id, using=Booking.objects.db)
             moment = status_moment(at, on, zone) or timezone.now()
-            for field in Booking._meta.concrete_fields:
-                setattr(self, field.attname, getattr(locked, field.attname))
             previous_status = self.status
             changes = {**status_stamp(status, moment, zone), "updated_at": timezone.now()}
             for name, value in changes.items():
@@ -487,16 +543,92 @@ class Booking(models.Model):
             # Exactly the changed columns, in one fixed statement rather than save();
             # the lock keeps the row there.
             fixed_sql.update(self, sorted(changes))
-            return BookingStatusChange.record(
-                booking=self,
-                from_status=previous_status,
-                to_status=status,
-                status_at=moment,
-                by=by,
-                source=source,
-            )
+            return self.record_status_change(previous_status, moment, by=by, source=source)
 
     change_status.alters_data = True
+
+    def record_status_change(
+        self,
+        from_status: str,
+        moment: dt.datetime,
+        *,
+        by: "AbstractBaseUser | str | None",
+        source: str,
+    ) -> "BookingStatusChange":
+        """Record the change to its current status that this booking has just been
+        stamped with (at `moment`): the history entry and its `booking.status_changed`,
+        which carries the booking as it now is. For change_status and create_booking,
+        inside their transaction."""
+        change = BookingStatusChange.record(
+            booking=self,
+            from_status=from_status,
+            to_status=self.status,
+            status_at=moment,
+            by=by,
+            source=source,
+        )
+        booking_status_changed(self, change)
+        return change
+
+    record_status_change.alters_data = True
+
+    def edit(self, fields: dict[str, Any]) -> list[str]:
+        """The one way a booking's ordinary fields change (PATCH, the admin's change form).
+
+        Locks the row, compares `fields` (ordinary fields, EDITABLE_FIELDS) with the
+        stored values and saves exactly those that differ, with `updated_at`, and writes
+        `booking.updated` naming them, all in one transaction. Returns their names, in
+        the order of EDITABLE_FIELDS. When no stored value changes it writes nothing, no
+        `updated_at` and no event (SPEC §13). Raises InvalidValue (naming `ends_at`) when
+        `ends_at` would be before `starts_at`, and Booking.DoesNotExist when the booking
+        is not (or no longer) in its business; nothing is written then. The instance
+        then holds the row as stored."""
+        ensure_editable(fields)
+        with transaction.atomic():
+            self._refresh_locked()
+            changed = [
+                name
+                for name in EDITABLE_FIELDS
+                if name in fields and fields[name] != getattr(self, name)
+            ]
+            if not changed:
+                return []
+            for name in changed:
+                setattr(self, name, fields[name])
+            self.ensure_ends_not_before_starts()
+            self.updated_at = timezone.now()
+            # Exactly the changed columns, in one fixed statement as change_status's.
+            fixed_sql.update(self, [*changed, "updated_at"])
+            booking_updated(self, changed)
+        return changed
+
+    edit.alters_data = True
+
+    def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict]:
+        """Delete the booking and its history, and record `booking.deleted` with the
+        booking as this instance holds it, in one transaction: read it locked in the
+        caller's transaction first (the API and the admin do) so that it is the booking
+        as it was just before."""
+        # No savepoint of its own (as Django's deletion): the event and the delete
+        # stand or fall with the caller's transaction, or make up one of their own.
+        with transaction.atomic(using=using, savepoint=False):
+            booking_deleted(self)
+            return super().delete(using=using, keep_parents=keep_parents)
+
+    delete.alters_data = True
+
+    def ensure_ends_not_before_starts(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at < self.starts_at:
+            raise InvalidValue("Must not be before starts_at.", field="ends_at")
+
+    def _refresh_locked(self) -> None:
+        """Re-read the row under a lock, within the booking's business: a stale instance
+        can never overwrite a concurrent change, a booking deleted meanwhile raises
+        DoesNotExist, and a caller may pass a bare `Booking.reference(pk, business_id)`
+        handle. Call it inside a transaction."""
+        locked = Booking.objects.get_in_business(self.business_id, self.pk, for_update=True)
+        for field in Booking._meta.concrete_fields:
+            setattr(self, field.attname, getattr(locked, field.attname))
 
 
 class BookingStatusChange(models.Model):
@@ -553,6 +685,7 @@ BOOKING_IN_BUSINESS_LOCKED = fixed_sql.CompiledQuery(
         Booking.objects.for_business(business_id).filter(pk=pk).select_for_update()
     )
 )
+BOOKING_FIELDS = fixed_sql.insert_fields(Booking)
 HISTORY_FIELDS = fixed_sql.insert_fields(BookingStatusChange)
 BUSINESS_TIMEZONE = fixed_sql.CompiledQuery(
     lambda business_id: Business.objects.filter(pk=business_id).only("timezone")

@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from bookings.filters import BookingFilter
@@ -123,13 +123,13 @@ class BookingViewSet(
 
     def get_object(self) -> Booking:
         # get_queryset's scope and the id, as one statement compiled once: every detail,
-        # PATCH, DELETE and history request starts here. A write (PATCH, DELETE) locks
-        # the row until its transaction ends, so a booking deleted meanwhile is a 404.
+        # DELETE and history request starts here. DELETE locks the row until its
+        # transaction ends, so a booking deleted meanwhile is a 404.
         try:
             booking = Booking.objects.get_in_business(
                 self.request.user.business_id,
                 self.kwargs[self.lookup_field],
-                for_update=self.request.method in ("PATCH", "DELETE"),
+                for_update=self.request.method == "DELETE",
             )
         except Booking.DoesNotExist:
             raise NotFound from None
@@ -165,12 +165,23 @@ class BookingViewSet(
             return BookingCreateSerializer
         return super().get_serializer_class()
 
-    def update(self, request, *args, **kwargs):
-        with transaction.atomic():  # the locked read (get_object), then the write
-            return super().update(request, *args, **kwargs)
+    def partial_update(self, request, pk=None):
+        body = BookingSerializer(data=request.data, partial=True)
+        if not body.is_valid():
+            self.get_object()  # a missing booking is a 404 before a bad body is a 400
+            raise ValidationError(body.errors)
+        # edit() reads the row itself, locked and scoped to the caller's business, as
+        # change_status() does: a booking deleted meanwhile is a 404.
+        booking = Booking.reference(pk, request.user.business_id)
+        try:
+            booking.edit(body.validated_data)
+        except Booking.DoesNotExist:
+            raise NotFound from None
+        return Response(BookingSerializer(booking).data)
 
     def destroy(self, request, *args, **kwargs):
-        with transaction.atomic():  # the locked read (get_object), then the delete
+        # The locked read (get_object), then the delete and its event (Booking.delete).
+        with transaction.atomic():
             return super().destroy(request, *args, **kwargs)
 
     @idempotent
@@ -180,10 +191,9 @@ class BookingViewSet(
         fields = dict(body.validated_data)
         initial_status = fields.pop("status", None)
         at, on = fields.pop("status_at", None), fields.pop("status_date", None)
-        with transaction.atomic():
-            booking = Booking.objects.create(business_id=request.user.business_id, **fields)
-            if initial_status is not None:
-                booking.change_status(initial_status, at=at, on=on, by=request.user)
+        booking = Booking.objects.create_booking(
+            request.user.business_id, fields, status=initial_status, at=at, on=on, by=request.user
+        )
         return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])

@@ -3,13 +3,14 @@
 A staff user tied to a business sees that business's statuses and the shared defaults,
 and changes only the former; superusers change everything. Writes go through the same
 aggregate as the API, `services.StatusList` (whose first write to a business's list
-forks the shared one): the add and change forms, the list's inline edits and the fork
-action.
+forks the shared one): the add and change forms, the list's inline edits, the fork
+action and the deletes (the delete page and "delete selected").
 """
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -266,6 +267,15 @@ class StatusAdmin(admin.ModelAdmin):
             # becomes the created (or matching copied) status.
             obj.pk = created.pk
             obj.refresh_from_db()
+
+    def delete_model(self, request, obj) -> None:
+        StatusList.of(obj.business_id).remove(obj.pk)
+
+    def delete_queryset(self, request, queryset) -> None:
+        # One by one through each status's list, so each writes its `status.deleted`.
+        with transaction.atomic():
+            for status in queryset.order_by("pk"):
+                StatusList.of(status.business_id).remove(status.pk)
 
     @admin.action(description="Copy the shared status list into the business", permissions=["add"])
     def fork_shared_list(self, request, queryset):

@@ -22,6 +22,7 @@ from core.serializers import (
     StrictIntegerField,
 )
 from statuses.models import SORT_ORDER_MAX, SUB_STATUS_MAX_LENGTH, Status, StatusName, StatusType
+from statuses.representation import epoch_milliseconds, status_json
 
 # Every status object has exactly these keys, in this order (the seed's).
 STATUS_KEYS = (
@@ -41,7 +42,6 @@ STATUS_KEYS = (
 )
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def refuse_control_characters(value: str) -> None:
@@ -56,10 +56,6 @@ class SubStatusField(StrictCharField):
     def __init__(self, **kwargs) -> None:
         super().__init__(max_length=SUB_STATUS_MAX_LENGTH, min_length=1, **kwargs)
         self.validators.append(refuse_control_characters)
-
-
-def epoch_milliseconds(moment: dt.datetime | None) -> int | None:
-    return None if moment is None else (moment - EPOCH) // dt.timedelta(milliseconds=1)
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -175,24 +171,3 @@ class StatusSerializer(serializers.Serializer):
 
     def to_representation(self, status: Status) -> dict:
         return status_json(status)
-
-
-def status_json(status: Status) -> dict:
-    """A status as StatusSerializer renders it. Written out rather than walked field by
-    field, as for bookings: GET /status renders a whole list on every call, with no
-    serializer per row (the tests compare it with the generic path)."""
-    return {
-        "active": status.active,
-        "businessId": status.business_id,
-        "createdDate": epoch_milliseconds(status.created_at),
-        "createdUser": status.created_user,
-        "dependsOn": status.depends_on,
-        "modifiedDate": epoch_milliseconds(status.modified_at),
-        "modifiedUser": status.modified_user,
-        "sortOrder": status.sort_order,
-        "status": status.status,
-        "statusId": status.id,
-        "statusType": status.status_type,
-        "subStatus": status.sub_status,
-        "userSelectable": status.user_selectable,
-    }

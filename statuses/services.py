@@ -1,12 +1,12 @@
 """A status list as one aggregate: the only way its statuses are written.
 
 `StatusList.of(business)` is a business's list (`of(None)`: the shared defaults). Each
-write is one transaction that first locks the business's row, so that the writes to
-one business's list happen one at a time (two concurrent first POSTs fork the shared
-list once, not twice), forks the shared list on the business's first write, and
-refuses in one fixed order (SPEC §4): the status (a shared one, then an unknown one or
-another business's), then the fields. The unique constraints decide duplicates, so two
-concurrent writers of one name cannot both win.
+write is one transaction, with its events (statuses/events.py), that first locks the
+business's row, so that the writes to one business's list happen one at a time (two
+concurrent first POSTs fork the shared list once, not twice), forks the shared list on
+the business's first write, and refuses in one fixed order (SPEC §4): the status (a
+shared one, then an unknown one or another business's), then the fields. The unique
+constraints decide duplicates, so two concurrent writers of one name cannot both win.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Business
 from core.errors import InvalidValue, NotAllowed, NotFound
+from statuses.events import status_created, status_deleted, status_updated, statuses_copied
 from statuses.models import SORT_ORDER_MAX, Status, ensure_writable, username_of
 
 if TYPE_CHECKING:
@@ -72,7 +73,9 @@ class StatusList:
             self._lock()
             if Status.objects.for_business(self.business_id).exists():
                 return []
-            return self._copy_shared_list(by=by)
+            copies = self._copy_shared_list(by=by)
+            statuses_copied(copies)
+            return copies
 
     fork.alters_data = True
 
@@ -93,6 +96,7 @@ class StatusList:
                 self._lock()
                 own = Status.objects.filter(business_id=self.business_id)
                 last_sort_order = own.aggregate(last=Max("sort_order"))["last"]
+                copies = []
                 if last_sort_order is None and not self.is_shared:  # the first write
                     copies = self._copy_shared_list(by=by)
                     named = (new_status.status, new_status.sub_status)
@@ -101,11 +105,15 @@ class StatusList:
                         for name, value in fields.items():
                             setattr(same, name, value)
                         same.save(update_fields=list(fields))
+                        # Each copy's event carries it as stored, the posted values in.
+                        statuses_copied(copies)
                         return same
                     last_sort_order = max((c.sort_order for c in copies), default=None)
                 if "sort_order" not in fields:
                     new_status.sort_order = _after(last_sort_order)
                 new_status.save(force_insert=True)
+                statuses_copied(copies)
+                status_created(new_status)
         except IntegrityError as error:
             raise new_status.duplicate_error() from error
         return new_status
@@ -128,12 +136,26 @@ class StatusList:
                 status.modified_at = timezone.now()
                 status.modified_user = username_of(by)
                 status.save(update_fields=[*fields, "modified_at", "modified_user"])
+                status_updated(status)
         except IntegrityError as error:
             named = Status(status=fields.get("status"), sub_status=fields.get("sub_status"))
             raise named.duplicate_error() from error
         return status
 
     update.alters_data = True
+
+    def remove(self, status_id: int) -> Status:
+        """Delete status `status_id` of the list and write `status.deleted` with the
+        status as it was, in one transaction; return it. Refuses as `status()` does,
+        also when the status is deleted while this waits for it."""
+        with transaction.atomic():
+            self._lock()
+            status = self.status(status_id, for_update=True)
+            status_deleted(status)
+            status.delete()
+        return status
+
+    remove.alters_data = True
 
     def _lock(self) -> None:
         """Take the business's row lock for the rest of the transaction: whoever holds

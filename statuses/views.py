@@ -18,13 +18,13 @@ from core.schema import (
 )
 from core.views import RejectUnknownQueryParametersMixin
 from statuses.models import Status
+from statuses.representation import status_json
 from statuses.serializers import (
     StatusCreateTargetSerializer,
     StatusFieldsSerializer,
     StatusSerializer,
     StatusUpdateTargetSerializer,
     StatusWriteSerializer,
-    status_json,
 )
 from statuses.services import StatusList
 

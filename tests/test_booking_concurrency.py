@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, Business, User
 from bookings.models import Booking, BookingStatus, BookingStatusChange
+from events.models import Event
 from tests.conftest import requires_postgresql
 
 CALLS = 24
@@ -158,6 +159,7 @@ def test_an_api_write_to_a_booking_deleted_meanwhile_is_a_404_and_writes_nothing
     contended, method, suffix, body
 ):
     booking, client = contended
+    events_before = Event.objects.count()
 
     with deletion_held_open(booking):
         response = getattr(client, method)(
@@ -167,6 +169,7 @@ def test_an_api_write_to_a_booking_deleted_meanwhile_is_a_404_and_writes_nothing
     assert response.status_code == 404, response.content
     assert response.json()["detail"]
     assert not BookingStatusChange.objects.filter(booking_id=booking.pk).exists()
+    assert Event.objects.count() == events_before
 
 
 @requires_postgresql
@@ -203,6 +206,7 @@ def test_an_admin_save_of_a_booking_deleted_meanwhile_says_it_does_not_exist(con
     booking, _client = contended
     admin = Client()
     admin.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    events_before = Event.objects.count()
 
     with deletion_held_open(booking):
         response = admin.post(f"/admin/bookings/booking/{booking.pk}/{page}/", form)
@@ -212,3 +216,4 @@ def test_an_admin_save_of_a_booking_deleted_meanwhile_says_it_does_not_exist(con
     shown = [str(message) for message in get_messages(response.wsgi_request)]
     assert any("doesn’t exist" in message for message in shown), shown
     assert not BookingStatusChange.objects.filter(booking_id=booking.pk).exists()
+    assert Event.objects.count() == events_before

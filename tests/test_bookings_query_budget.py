@@ -8,6 +8,8 @@ AUTH = 1  # the token lookup (token, user and business in one join)
 # Tests run inside a transaction, so each atomic block of a write shows up as a
 # SAVEPOINT/RELEASE pair; in production it is the request's BEGIN/COMMIT.
 ATOMIC = 2
+# Every write inserts its event (SPEC §8.1) in its own transaction: one INSERT each.
+EVENT = 1
 
 
 def add_bookings(make_booking, count: int) -> list:
@@ -52,27 +54,45 @@ def test_status_history_page_costs_the_same_whatever_its_length(
 def test_change_status(api, make_booking, django_assert_num_queries):
     booking = make_booking()
     # The locked read (scoped to the business), the business's time zone (read after
-    # the lock, SPEC §13: a zone changed meanwhile is seen), the update and the
-    # history insert.
-    with django_assert_num_queries(AUTH + ATOMIC + 4) as captured:
+    # the lock, SPEC §13: a zone changed meanwhile is seen), the update, the history
+    # insert and the event's: the booking and the entry are in hand, so the event reads
+    # nothing more.
+    with django_assert_num_queries(AUTH + ATOMIC + 4 + EVENT) as captured:
         response = api.post(f"/v2/bookings/{booking.pk}/change_status", {"status": "lost"})
     assert response.status_code == 200
     statements = [query["sql"].split()[0] for query in captured.captured_queries]
     assert statements.count("UPDATE") == 1
-    assert statements.count("INSERT") == 1
+    assert statements.count("INSERT") == 2
 
 
 @pytest.mark.django_db
 def test_create_and_patch_and_delete(api, make_booking, django_assert_num_queries):
-    with django_assert_num_queries(AUTH + ATOMIC + 1):
+    with django_assert_num_queries(AUTH + ATOMIC + 1 + EVENT):
         created = api.post("/v2/bookings", {"name": "Gala"})
     booking_id = created.json()["id"]
     # A write reads the booking locked, in the transaction that writes it (so one
-    # deleted meanwhile is a 404): the transaction's savepoint pair is new.
-    with django_assert_num_queries(AUTH + ATOMIC + 2):  # locked read, update
+    # deleted meanwhile is a 404).
+    with django_assert_num_queries(AUTH + ATOMIC + 2 + EVENT):  # locked read, update
         api.patch(f"/v2/bookings/{booking_id}", {"notes": "Balcony"})
-    with django_assert_num_queries(AUTH + ATOMIC + 3):  # locked read, cascade, delete
+    with django_assert_num_queries(AUTH + ATOMIC + 3 + EVENT):  # locked read, cascade, delete
         assert api.delete(f"/v2/bookings/{booking_id}").status_code == 204
+
+
+@pytest.mark.django_db
+def test_create_with_a_status_is_one_write(api, django_assert_num_queries):
+    # The business's time zone (the initial status is stamped in it), the stamped
+    # insert, the history entry, booking.created and booking.status_changed.
+    with django_assert_num_queries(AUTH + ATOMIC + 3 + 2 * EVENT):
+        created = api.post("/v2/bookings", {"name": "Gala", "status": "tentative"})
+    assert created.status_code == 201
+
+
+@pytest.mark.django_db
+def test_a_patch_that_changes_nothing_only_reads(api, make_booking, django_assert_num_queries):
+    booking = make_booking(notes="Balcony")
+    with django_assert_num_queries(AUTH + ATOMIC + 1):  # the locked read
+        response = api.patch(f"/v2/bookings/{booking.pk}", {"notes": "Balcony"})
+    assert response.status_code == 200
 
 
 @pytest.mark.django_db
@@ -94,12 +114,13 @@ def test_an_execute_wrapper_sees_every_statement_of_change_status(api, make_book
 
     assert response.status_code == 200
     # The token lookup, the locked read and the business's time zone, the update, the
-    # history insert (and the transaction's savepoint pair under the test's own
-    # transaction).
+    # history insert, the event insert (and the transaction's savepoint pair under the
+    # test's own transaction).
     assert [kind for kind in seen if kind not in {"SAVEPOINT", "RELEASE"}] == [
         "SELECT",
         "SELECT",
         "SELECT",
         "UPDATE",
+        "INSERT",
         "INSERT",
     ]

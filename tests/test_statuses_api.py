@@ -591,8 +591,9 @@ def test_post_without_token_is_401(client, business):
 def test_first_post_takes_a_fixed_number_of_queries(api, business, django_assert_num_queries):
     # token; in the list's transaction (a savepoint inside the test's): the business
     # lock, the list's last sortOrder (none: no own list yet), the shared list, the
-    # copies' insert, the new status's insert
-    with django_assert_num_queries(8):
+    # copies' insert, the new status's insert, and the events (SPEC §8.1): one INSERT
+    # for the copies' status.created, one for the new status's
+    with django_assert_num_queries(10):
         response = api.post("/status", new_status(), format="json")
 
     assert response.status_code == 201
@@ -600,8 +601,8 @@ def test_first_post_takes_a_fixed_number_of_queries(api, business, django_assert
 
 def test_later_post_takes_a_fixed_number_of_queries(api, own_list, django_assert_num_queries):
     # token; in the list's transaction (a savepoint inside the test's): the business
-    # lock, the list's last sortOrder, the insert
-    with django_assert_num_queries(6):
+    # lock, the list's last sortOrder, the insert, its status.created event
+    with django_assert_num_queries(7):
         response = api.post("/status", new_status(), format="json")
 
     assert response.status_code == 201
@@ -869,8 +870,8 @@ def test_put_without_token_is_401(client, own_status):
 def test_put_takes_a_fixed_number_of_queries(api, own_status, django_assert_num_queries):
     # token, the status (which settles the refusal order before the fields are read);
     # in the list's transaction (a savepoint inside the test's): the business lock, the
-    # status's locked re-read, the update
-    with django_assert_num_queries(7):
+    # status's locked re-read, the update, its status.updated event
+    with django_assert_num_queries(8):
         response = api.put("/status", as_sent_back(own_status, subStatus="Late"), format="json")
 
     assert response.status_code == 200

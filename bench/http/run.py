@@ -114,6 +114,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
     parser.add_argument("--only", help="comma-separated endpoint names (for development)")
     parser.add_argument("--skip-scaling", action="store_true", help="no 10k-vs-1M comparison")
+    parser.add_argument(
+        "--webhook-endpoints",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also measure change_status with N webhook endpoints subscribed for the "
+        "token's business (issue 15: within 5%% of none)",
+    )
     args = parser.parse_args(argv)
     defaults = (
         {"bookings": 20_000, "businesses": 50, "small_bookings": 10_000}
@@ -372,6 +380,25 @@ def ensure_dataset(
     log(f"{name}: loaded in {time.monotonic() - started:.0f} s")
 
 
+def subscribe_endpoints(url: str, business_id: int, count: int) -> None:
+    """Make `count` active endpoints subscribed to every event type for the business
+    (the benchmark's own, replacing earlier runs'). No worker runs: a write's cost
+    must not depend on them (one event row whatever the number of endpoints)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "DELETE FROM webhooks_webhookendpoint WHERE business_id = %s "
+            "AND description = 'bench/http'",
+            (business_id,),
+        )
+        for number in range(count):
+            conn.execute(
+                "INSERT INTO webhooks_webhookendpoint (business_id, url, event_types, "
+                "description, active, disabled_reason, created_at, secret, previous_secrets) "
+                "VALUES (%s, %s, '[\"*\"]', 'bench/http', true, '', now(), %s, '[]')",
+                (business_id, f"https://hooks.example.com/bench/{number}", "whsec_" + "A" * 44),
+            )
+
+
 def delete_posted_statuses(url: str, business_id: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
@@ -484,8 +511,9 @@ def same_json_checks(context: dict) -> list[Check]:
     ]
 
 
-def check_same_json(context: dict, django_port: int, floor_port: int) -> list[str]:
-    """Send each check's request to Django, then to the floor; return the mismatches."""
+def check_same_json(context: dict, django_port: int, floor_port: int, url: str) -> list[str]:
+    """Send each check's request to Django, then to the floor; return the mismatches
+    (the change_status check's events included)."""
     mismatches = []
     for check in same_json_checks(context):
         key = context["keys"].get(check.role)
@@ -508,7 +536,44 @@ def check_same_json(context: dict, django_port: int, floor_port: int) -> list[st
             django = {k: "~" if k in check.loose else v for k, v in django.items()}
             floor = {k: "~" if k in check.loose else v for k, v in floor.items()}
         mismatches += [f"{check.name}: {found}" for found in differences(django, floor)]
-    return mismatches
+    return mismatches + check_same_event(context, url)
+
+
+def check_same_event(context: dict, url: str) -> list[str]:
+    """The change_status check's two events (Django's, then the floor's, on one booking)
+    carry the same `data`, up to the moments and the history id each write made."""
+    booking_id = context["booking_ids"][1]
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT data FROM events_event WHERE type = 'booking.status_changed' "
+            "AND business_id = %s AND (data -> 'booking' ->> 'id')::bigint = %s "
+            "ORDER BY id DESC LIMIT 2",
+            (context["businesses"]["bookings"], booking_id),
+        ).fetchall()
+    if len(rows) != 2:
+        return [f"change_status event: {len(rows)} events of booking {booking_id}, not 2"]
+    floor, django = rows[0][0], rows[1][0]
+    loose = {
+        "booking": {"tentative_at": moments_close, "updated_at": moments_close},
+        "change": {
+            "id": lambda left, right: right > left,
+            "from_status": lambda left, right: right == "tentative",  # Django's change first
+            "status_at": moments_close,
+            "recorded_at": moments_close,
+        },
+    }
+    mismatches = []
+    for part, related in loose.items():
+        for name, close in related.items():
+            left, right = django.get(part, {}).get(name), floor.get(part, {}).get(name)
+            if not close(left, right):
+                mismatches.append(
+                    f"change_status event: $.data.{part}.{name}: {left!r} vs floor's {right!r}"
+                )
+            for data in (django, floor):
+                if name in data.get(part, {}):
+                    data[part][name] = "~"
+    return mismatches + [f"change_status event: {found}" for found in differences(django, floor)]
 
 
 # --- Load -------------------------------------------------------------------------
@@ -578,7 +643,8 @@ ENDPOINTS = [
 ]
 # Statements the floor runs per request, the token lookup included (BEGIN/COMMIT not).
 FLOOR_QUERIES = {
-    "change_status": 4,
+    "change_status": 6,
+    "change_status_subscribed": 6,
     "booking_detail": 2,
     "booking_list": 2,
     "status_get_forked": 2,
@@ -822,7 +888,9 @@ def goals(
     lines.append(
         f"- zero non-2xx and socket errors under load (Django): {failures} — {mark(failures == 0)}"
     )
-    budgets = {"status_get_forked": 2, "status_get_shared": 2, "change_status": 4}
+    # change_status: auth, lock, the business's zone (issue 16), update, history, event
+    # (issue 15).
+    budgets = {"status_get_forked": 2, "status_get_shared": 2, "change_status": 6}
     for name, budget in budgets.items():
         if name in queries:
             got = queries[name]["queries"]
@@ -830,6 +898,15 @@ def goals(
                 f"- `{name}` queries ≤ {budget} (token lookup included): {got} — "
                 f"{mark(got <= budget)}"
             )
+    if "change_status" in results and "change_status_subscribed" in results:
+        got = (
+            results["change_status_subscribed"]["django"]["rps"]
+            / results["change_status"]["django"]["rps"]
+        )
+        lines.append(
+            f"- `change_status` req/s with webhook endpoints subscribed within 5% of none "
+            f"(issue 15): {got:.2f}× — {mark(got >= 0.95)}"
+        )
     for name in ("booking_detail", "booking_list"):
         if name in small and name in results:
             got = results[name]["django"]["p50"] / small[name]["django"]["p50"]
@@ -924,6 +1001,23 @@ def main() -> int:
     selected = [e for e in ENDPOINTS if not args.only or e.name in args.only.split(",")]
     if not selected:
         raise SystemExit(f"--only: choose from {', '.join(e.name for e in ENDPOINTS)}")
+    if args.webhook_endpoints and any(e.name == "change_status" for e in selected):
+        # Measured right after change_status, on the same data, so the two compare.
+        selected.insert(
+            [e.name for e in selected].index("change_status") + 1,
+            Endpoint(
+                "change_status_subscribed",
+                f"`POST /v2/bookings/{{id}}/change_status` ({args.webhook_endpoints} "
+                "webhook endpoints subscribed)",
+                "bookings",
+                "change_status.lua",
+                "/",
+                extra=lambda context, tag: [context["booking_ids_file"]],
+                before_run=lambda context, url: subscribe_endpoints(
+                    url, context["businesses"]["bookings"], args.webhook_endpoints
+                ),
+            ),
+        )
     run_dir = RESULTS / f"http-{started:%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True, exist_ok=True)
     wrk = ensure_wrk()
@@ -993,7 +1087,7 @@ def main() -> int:
         running = start_servers(url, context)
 
         log("checking that the floor answers with Django's JSON")
-        mismatches = check_same_json(context, args.django_port, args.floor_port)
+        mismatches = check_same_json(context, args.django_port, args.floor_port, url)
         for mismatch in mismatches:
             log(f"MISMATCH {mismatch}")
         if not mismatches:
@@ -1007,6 +1101,8 @@ def main() -> int:
             str(workdir / "context.json"),
         )
         queries = {name: queries[name] for name in queries if any(e.name == name for e in selected)}
+        if "change_status_subscribed" in (e.name for e in selected):
+            queries["change_status_subscribed"] = queries.get("change_status", {})
 
         load = Load(args, wrk, run_dir / "wrk.log", postgres)
         results = {}

@@ -100,10 +100,14 @@ class EventQuerySet(models.QuerySet):
         return self.order_by("transaction_id", "id")
 
     def after(self, event: "Event") -> "EventQuerySet":
-        """The events after `event` in feed order."""
-        return self.filter(
-            models.Q(transaction_id__gt=event.transaction_id)
-            | models.Q(transaction_id=event.transaction_id, id__gt=event.id)
+        """The events after `event` in feed order.
+
+        Written as a range that starts at the event's transaction (then leaving out its
+        transaction's events up to it) rather than as an OR of the two cases: the OR
+        cannot start a scan of the (business, transaction_id, id) index there, so a
+        page deep in a long feed read every event before it."""
+        return self.filter(transaction_id__gte=event.transaction_id).exclude(
+            transaction_id=event.transaction_id, id__lte=event.id
         )
 
     def up_to(self, event: "Event") -> "EventQuerySet":

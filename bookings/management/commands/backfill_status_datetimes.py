@@ -15,8 +15,9 @@ set. The lock keeps a booking change_status stamps meanwhile out of both, or
 waits for the fix. The summary counts bookings; `--dry-run` also counts per
 field, and writes nothing.
 
-No history entries (so no `booking.status_changed`): the booking's status and moments do not change, the moment
-only gets the precision its date already stated. `updated_at` is left as it
+No history entries (so no `booking.status_changed`): the booking's status and
+moments do not change, the moment only gets the precision its date already
+stated. `updated_at` is left as it
 is, as by every data fix: it records the last change made through the
 application.
 """

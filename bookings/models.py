@@ -13,6 +13,7 @@ from bookings.events import (
     booking_deleted,
     booking_status_changed,
     booking_updated,
+    bookings_updated,
 )
 from core import fixed_sql
 from core.errors import InvalidValue
@@ -221,17 +222,20 @@ class BookingQuerySet(models.QuerySet):
         in `zone`: what a zone change does to its business's bookings
         (Business.set_timezone, in its transaction, after locking the business).
         Moments and history are left as they are. Returns the ids of the bookings
-        whose dates changed; no other booking is written.
+        whose dates changed; no other booking is written, and each one changed gets
+        its `booking.updated` naming the dates that changed.
 
-        Set-based: the bookings are locked in id order (SPEC §13), then one UPDATE
-        realigns those that need it."""
+        Set-based: the bookings are locked in id order (SPEC §13), then one INSERT ...
+        SELECT writes the events and one UPDATE realigns the bookings that need it."""
         # Every booking of the scope is locked, not only the misaligned ones: a
         # change_status holding one when we start then finishes before we read it.
         for _pk in self.order_by("pk").select_for_update().values_list("pk").iterator(10_000):
             pass
         misaligned = self.filter(self.any_misaligned_date_rule(zone))
         changed = list(misaligned.order_by("pk").values_list("pk", flat=True))
-        misaligned.update(**self.realigned_dates(zone))
+        realigned = self.realigned_dates(zone)
+        bookings_updated(misaligned, realigned)
+        misaligned.update(**realigned)
         return changed
 
     @staticmethod
@@ -363,6 +367,33 @@ class BookingQuerySet(models.QuerySet):
             output_field=models.DateTimeField(),
         )
 
+    @classmethod
+    def repaired_dates(cls, zone: dt.tzinfo) -> dict[str, models.Expression]:
+        """An update() making what repair_booking_status_dates makes of a booking that
+        needs a repair (of a business on `zone`), in one pass: the current status's
+        missing `_at`/`_date` stamped with `restamp_moment`, stray lost dates cleared,
+        then every `<status>_date` the local date of its `<status>_at` (a date whose
+        moment is null is kept). On a booking needing no repair it changes nothing."""
+        stray = cls.stray_lost_dates_rule()
+        values: dict[str, models.Expression] = {}
+        for status in STAMPED_STATUSES:
+            moment, date = f"{status}_at", f"{status}_date"
+            missing = models.Q(
+                status=status, **{f"{moment}__isnull": True, f"{date}__isnull": True}
+            )
+            cleared = [models.When(stray, then=models.Value(None))] if status == "lost" else []
+            values[moment] = models.Case(
+                models.When(missing, then=cls.restamp_moment()),
+                *cleared,
+                default=models.F(moment),
+                output_field=models.DateTimeField(),
+            )
+            values[date] = models.functions.Coalesce(
+                models.functions.TruncDate(values[moment], tzinfo=zone),
+                models.Case(*cleared, default=models.F(date), output_field=models.DateField()),
+            )
+        return values
+
     def record_restamps(
         self, *, status_at: models.Expression, source: str, now: dt.datetime | None = None
     ) -> int:
@@ -373,7 +404,6 @@ class BookingQuerySet(models.QuerySet):
 
         Written by one INSERT ... SELECT, so no booking is loaded. Returns how many
         entries were written."""
-        fields = HISTORY_FIELDS
         entries = self.order_by("pk").values_list(
             "pk",
             "status",
@@ -383,14 +413,7 @@ class BookingQuerySet(models.QuerySet):
             models.Value(None, output_field=models.CharField()),
             models.Value(source, output_field=models.CharField()),
         )
-        select_sql, params = entries.query.get_compiler(self.db).as_sql()
-        connection = transaction.get_connection(self.db)
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(BookingStatusChange._meta.get_field(f).column) for f in fields)
-        table = quote(BookingStatusChange._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(f"INSERT INTO {table} ({columns}) {select_sql}", params)
-            return cursor.rowcount
+        return fixed_sql.insert_select(BookingStatusChange, HISTORY_FIELDS, entries)
 
 
 class BookingManager(models.Manager.from_queryset(BookingQuerySet)):

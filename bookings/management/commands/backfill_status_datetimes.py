@@ -6,15 +6,18 @@ lost), `<status>_at` becomes that date at 00:00 in the business's time zone
 `status_date` given without a time.
 
 How it stays cheap at a million bookings: it walks the pk space in ranges of
-`--batch-size` and never loads bookings: per range, one UPDATE (its own
-transaction) per time zone the businesses use sets the three fields where they
-are missing, COALESCE keeping the ones already set. Each row's fix is that one
-atomic statement, so nothing else needs locking; a booking change_status
-stamps meanwhile no longer matches and is left alone. The summary counts
-bookings; `--dry-run` also counts per field.
+`--batch-size` and never loads bookings. Per range and time zone the businesses
+use, in one transaction: one query locks the bookings that need a backfill
+(FOR NO KEY UPDATE; only their ids are read), one INSERT ... SELECT writes a
+`booking.updated` for each (`changed_fields`: the datetimes set), and one UPDATE
+sets the three fields where they are missing, COALESCE keeping the ones already
+set. The lock keeps a booking change_status stamps meanwhile out of both, or
+waits for the fix. The summary counts bookings; `--dry-run` also counts per
+field, and writes nothing.
 
-No history entries: the booking's status and moments do not change, the moment
-only gets the precision its date already stated. `updated_at` is left as it
+No history entries (so no `booking.status_changed`): the booking's status and
+moments do not change, the moment only gets the precision its date already
+stated. `updated_at` is left as it
 is, as by every data fix: it records the last change made through the
 application.
 """
@@ -25,6 +28,7 @@ from collections import Counter
 from django.db import models, transaction
 from django.db.models.functions import Coalesce
 
+from bookings.events import bookings_updated
 from bookings.management.batched import BatchedBookingFixCommand, skip_jit_compilation
 from bookings.models import STAMPED_STATUSES, BookingQuerySet, StartOfStatusDate
 
@@ -57,23 +61,25 @@ class Command(BatchedBookingFixCommand):
         )
 
     def fix(self, batch: BookingQuerySet, zone: dt.tzinfo) -> Counter[str]:
-        """Backfill `batch`, of businesses on `zone`, in one statement; return how many
-        bookings changed.
+        """Backfill `batch`, of businesses on `zone`, in one transaction with a
+        `booking.updated` per booking changed; return how many bookings changed.
 
         It counts bookings, not fields: a count per field would take a second pass
         over the range (about a third more time at a million bookings), and the
         dry run gives it beforehand."""
         with transaction.atomic():
             skip_jit_compilation()
-            # One UPDATE for the three fields; COALESCE keeps the datetimes already set.
-            backfilled = batch.needing_backfill().update(
-                **{
-                    f"{status}_at": Coalesce(
-                        f"{status}_at", StartOfStatusDate(f"{status}_date", zone)
-                    )
-                    for status in STAMPED_STATUSES
-                }
-            )
+            needing_backfill = batch.needing_backfill()
+            # Locked until commit, so that the events and the UPDATE see the same rows.
+            if not list(needing_backfill.select_for_update(no_key=True).values_list("pk")):
+                return Counter()
+            # COALESCE keeps the datetimes already set.
+            backfilled_moments = {
+                f"{status}_at": Coalesce(f"{status}_at", StartOfStatusDate(f"{status}_date", zone))
+                for status in STAMPED_STATUSES
+            }
+            bookings_updated(needing_backfill, backfilled_moments)
+            backfilled = needing_backfill.update(**backfilled_moments)
         return Counter(bookings=backfilled)
 
     def report(self, counts: Counter[str], *, dry_run: bool) -> None:

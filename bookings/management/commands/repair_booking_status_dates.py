@@ -23,24 +23,37 @@ no moment changes, a derived date is recomputed (an entry "definite -> definite
 at <tentative_at>" would only mislead). `updated_at` is left as it is: it
 records the last change made through the application.
 
+Events: each booking repaired gets one `booking.updated` (`changed_fields`: the
+fields the repair changed) and each history entry its `booking.status_changed`
+(`change`: the entry), both carrying the booking as repaired, in the repair's
+transaction. `--dry-run` writes nothing.
+
 How it stays cheap at a million bookings: it walks the pk space in ranges of
 `--batch-size` and never loads bookings. Per range and time zone the
-businesses use, in one transaction: one
-query locks the bookings of the range that need a repair (FOR NO KEY UPDATE),
-then one INSERT ... SELECT writes the history entries and one UPDATE per kind
-fixes the range, each statement restricted to the rows breaking its rule; the
-counts are the statements' row counts.
+businesses use, in one transaction: one query locks the bookings of the range
+that need a repair (FOR NO KEY UPDATE), reading only which kinds of repair each
+needs (the counts); one INSERT ... SELECT writes the history entries, one the
+`booking.updated` events, one UPDATE makes all the repairs
+(BookingQuerySet.repaired_dates), and one INSERT ... SELECT writes the
+`booking.status_changed` events. The number of statements does not depend on
+the number of bookings.
 """
 
 import datetime as dt
 from collections import Counter
 
 from django.db import models, transaction
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from bookings.events import bookings_status_changed, bookings_updated
 from bookings.management.batched import BatchedBookingFixCommand, skip_jit_compilation
-from bookings.models import STAMPED_STATUSES, BookingQuerySet, ChangeSource
+from bookings.models import (
+    STAMPED_STATUSES,
+    BookingQuerySet,
+    BookingStatusChange,
+    ChangeSource,
+)
 
 DEFAULT_BATCH_SIZE = 50_000
 
@@ -52,6 +65,17 @@ KIND_LABELS = {
     STRAY_LOST: "stray lost dates cleared",
     MISMATCHED: "mismatched dates corrected",
 }
+
+
+def kind_rules(zone: dt.tzinfo) -> dict[str, models.Q]:
+    """The bookings each kind of repair (and each history entry) is for, judged before
+    the repair: the dry run counts by them, and the real run counts the same way."""
+    return {
+        MISSING: BookingQuerySet.missing_own_date_rule(),
+        STRAY_LOST: BookingQuerySet.stray_lost_dates_rule(),
+        MISMATCHED: BookingQuerySet.any_mismatched_date_rule(zone),
+        HISTORY: RESTAMPED,
+    }
 
 
 def history_moment(now: dt.datetime) -> Coalesce:
@@ -86,53 +110,43 @@ class Command(BatchedBookingFixCommand):
         return counts.total() - counts[HISTORY]
 
     def count(self, batch: BookingQuerySet, zone: dt.tzinfo) -> Counter[str]:
-        """What `repair` would do to `batch`: repairs per kind, history entries."""
+        """What `fix` would do to `batch`: repairs per kind, history entries."""
         return Counter(
             batch.aggregate(
-                **{
-                    MISSING: models.Count("pk", filter=BookingQuerySet.missing_own_date_rule()),
-                    STRAY_LOST: models.Count("pk", filter=BookingQuerySet.stray_lost_dates_rule()),
-                    MISMATCHED: models.Count(
-                        "pk", filter=BookingQuerySet.any_mismatched_date_rule(zone)
-                    ),
-                    HISTORY: models.Count("pk", filter=RESTAMPED),
-                }
+                **{kind: models.Count("pk", filter=rule) for kind, rule in kind_rules(zone).items()}
             )
         )
 
     def fix(self, batch: BookingQuerySet, zone: dt.tzinfo) -> Counter[str]:
-        """Repair `batch`, of businesses on `zone`, in one transaction; return the
-        repairs made per kind and the number of history entries written."""
-        counts: Counter[str] = Counter()
+        """Repair `batch`, of businesses on `zone`, in one transaction, with the events;
+        return the repairs made per kind and the number of history entries written."""
         with transaction.atomic():
             skip_jit_compilation()
-            # Lock the bookings to repair until commit: the statements below then
-            # all see them as this query did, and the history matches the repairs.
-            locked = batch.needing_repair(zone).select_for_update(no_key=True).values_list("pk")
-            if not list(locked):  # evaluated in full: every row is locked
+            # Lock the bookings to repair until commit: the statements below then all
+            # see them as this query did, and the history and the events match the
+            # repairs. The query also tells which repairs each one needs.
+            rules = kind_rules(zone)
+            needing_repair = batch.needing_repair(zone)
+            kinds = needing_repair.select_for_update(no_key=True).values_list(
+                *(models.ExpressionWrapper(rule, models.BooleanField()) for rule in rules.values())
+            )
+            counts = Counter(
+                kind for row in kinds for kind, needed in zip(rules, row, strict=True) if needed
+            )
+            if not counts:  # every row was read, so every one is locked
                 return counts
             # History first: once stamped, a booking no longer shows it was missing.
             now = timezone.now()
             counts[HISTORY] = batch.filter(RESTAMPED).record_restamps(
                 status_at=history_moment(now), source=ChangeSource.COMMAND, now=now
             )
-            moment = BookingQuerySet.restamp_moment()
-            counts[MISSING] = batch.missing_own_status_date().update(
-                **{
-                    f"{status}_{suffix}": models.Case(
-                        models.When(status=status, then=value),
-                        default=models.F(f"{status}_{suffix}"),
-                    )
-                    for status in STAMPED_STATUSES
-                    for suffix, value in (
-                        ("at", moment),
-                        ("date", TruncDate(moment, tzinfo=zone)),
-                    )
-                }
-            )
-            counts[STRAY_LOST] = batch.with_stray_lost_dates().update(lost_at=None, lost_date=None)
-            counts[MISMATCHED] = batch.with_mismatched_status_dates(zone).update(
-                **BookingQuerySet.realigned_dates(zone)
+            repaired = BookingQuerySet.repaired_dates(zone)
+            bookings_updated(needing_repair, repaired)
+            needing_repair.update(**repaired)
+            bookings_status_changed(
+                BookingStatusChange.objects.filter(
+                    booking__in=batch.values("pk"), source=ChangeSource.COMMAND, recorded_at=now
+                )
             )
         return counts
 

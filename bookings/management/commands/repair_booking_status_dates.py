@@ -141,7 +141,10 @@ class Command(BatchedBookingFixCommand):
                 status_at=history_moment(now), source=ChangeSource.COMMAND, now=now
             )
             repaired = BookingQuerySet.repaired_dates(zone)
-            bookings_updated(needing_repair, repaired)
+            # booking.updated is for a change without a history entry (SPEC §8.1): a
+            # re-stamped booking's event is its booking.status_changed, which carries the
+            # booking as the whole repair left it. One event per change, never two.
+            bookings_updated(needing_repair.exclude(RESTAMPED), repaired)
             needing_repair.update(**repaired)
             bookings_status_changed(
                 BookingStatusChange.objects.filter(

@@ -3,6 +3,7 @@ path that makes the change, inside its transaction, with the booking in hand (so
 event costs its INSERT and no read). The payloads are the API's own representation
 (bookings/representation.py): an event's booking is GET /v2/bookings/{id}'s body."""
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from bookings.representation import booking_json, status_change_json
@@ -39,6 +40,19 @@ def booking_status_changed(booking: "Booking", change: "BookingStatusChange") ->
         booking.business_id,
         BOOKING_STATUS_CHANGED,
         {"booking": booking_json(booking), "change": status_change_json(change)},
+    )
+
+
+def bookings_status_changed(changes: "Iterable[tuple[Booking, BookingStatusChange]]") -> None:
+    """`booking.status_changed` for each (booking, entry) of a bulk change, in the
+    order given, by one INSERT (Event.objects.record writes one at a time)."""
+    Event.objects.bulk_create(
+        Event(
+            business_id=booking.business_id,
+            type=BOOKING_STATUS_CHANGED,
+            data={"booking": booking_json(booking), "change": status_change_json(change)},
+        )
+        for booking, change in changes
     )
 
 

@@ -44,6 +44,7 @@ def booking_json(booking: Any) -> dict[str, Any]:
         "lost_at": in_utc(booking.lost_at),
         "created_at": in_utc(booking.created_at),
         "updated_at": in_utc(booking.updated_at),
+        "version": booking.version,
     }
 
 

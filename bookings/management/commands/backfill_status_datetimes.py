@@ -26,7 +26,7 @@ from django.db import models, transaction
 from django.db.models.functions import Coalesce
 
 from bookings.management.batched import BatchedBookingFixCommand, skip_jit_compilation
-from bookings.models import STAMPED_STATUSES, BookingQuerySet, StartOfStatusDate
+from bookings.models import NEXT_VERSION, STAMPED_STATUSES, BookingQuerySet, StartOfStatusDate
 
 DEFAULT_BATCH_SIZE = 100_000
 
@@ -72,7 +72,8 @@ class Command(BatchedBookingFixCommand):
                         f"{status}_at", StartOfStatusDate(f"{status}_date", zone)
                     )
                     for status in STAMPED_STATUSES
-                }
+                },
+                version=NEXT_VERSION,
             )
         return Counter(bookings=backfilled)
 

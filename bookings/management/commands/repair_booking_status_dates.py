@@ -40,7 +40,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from bookings.management.batched import BatchedBookingFixCommand, skip_jit_compilation
-from bookings.models import STAMPED_STATUSES, BookingQuerySet, ChangeSource
+from bookings.models import NEXT_VERSION, STAMPED_STATUSES, BookingQuerySet, ChangeSource
 
 DEFAULT_BATCH_SIZE = 50_000
 
@@ -128,11 +128,14 @@ class Command(BatchedBookingFixCommand):
                         ("at", moment),
                         ("date", TruncDate(moment, tzinfo=zone)),
                     )
-                }
+                },
+                version=NEXT_VERSION,
             )
-            counts[STRAY_LOST] = batch.with_stray_lost_dates().update(lost_at=None, lost_date=None)
+            counts[STRAY_LOST] = batch.with_stray_lost_dates().update(
+                lost_at=None, lost_date=None, version=NEXT_VERSION
+            )
             counts[MISMATCHED] = batch.with_mismatched_status_dates(zone).update(
-                **BookingQuerySet.realigned_dates(zone)
+                **BookingQuerySet.realigned_dates(zone), version=NEXT_VERSION
             )
         return counts
 

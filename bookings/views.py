@@ -198,6 +198,7 @@ def none_match(request, version: int) -> bool:
         },
     ),
     change_status_in_bulk=extend_schema(
+        operation_id="v2_bookings_change_status_in_bulk",
         summary="Change the status of many bookings at once, all or nothing",
         description=(
             "change_status for 1 to 500 distinct bookings of the caller's business, in one "

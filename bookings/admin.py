@@ -20,8 +20,14 @@ from rangefilter.filters import DateRangeQuickSelectListFilter
 
 from accounts.admin_scoping import BusinessScopedAdmin
 from accounts.models import Business
-from bookings.forms import ChangeStatusForm
-from bookings.models import EDITABLE_FIELDS, Booking, BookingStatusChange, ChangeSource
+from bookings.forms import BookingAdminForm, ChangeStatusForm
+from bookings.models import (
+    BULK_CHANGE_LIMIT,
+    EDITABLE_FIELDS,
+    Booking,
+    BookingStatusChange,
+    ChangeSource,
+)
 from core.errors import DomainError
 
 STATUS_FIELDS = [
@@ -169,7 +175,9 @@ class BookingAdmin(BusinessScopedAdmin):
         "updated",
     ]
     inlines = [StatusChangeInline]
+    form = BookingAdminForm
     change_form_template = "admin/bookings/booking/change_form.html"
+    actions = ["change_status_of_selected"]
 
     def get_list_display(self, request):
         # Staff see one business only: its column would say the same on every row.
@@ -185,7 +193,7 @@ class BookingAdmin(BusinessScopedAdmin):
         if obj is None:
             return [(None, {"fields": details, "description": "A new booking starts as lead."})]
         return [
-            (None, {"fields": details}),
+            (None, {"fields": [*details, "opened_version"]}),
             (
                 "Status",
                 {
@@ -243,7 +251,8 @@ class BookingAdmin(BusinessScopedAdmin):
         # Through the model's write paths, as the API: each writes its event.
         fields = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS}
         if change:
-            obj.edit(fields)
+            # BookingAdminForm has compared the version under the lock already.
+            obj.edit(fields, expected_versions={form.cleaned_data["opened_version"]})
             return
         business_id = self.scope_business_id(request) or obj.business_id
         created = Booking.objects.create_booking(
@@ -260,6 +269,56 @@ class BookingAdmin(BusinessScopedAdmin):
         with transaction.atomic():
             for booking in Booking.objects.filter(pk__in=chosen).select_for_update().order_by("pk"):
                 booking.delete()
+
+    @admin.action(description="Change status of selected bookings", permissions=["change"])
+    def change_status_of_selected(self, request, queryset):
+        """Booking.objects.change_statuses for the selected bookings, with the form of
+        the change-status page: at most BULK_CHANGE_LIMIT, of one business."""
+        chosen = list(queryset.order_by("pk").values_list("pk", "business_id"))
+        businesses = {business_id for _pk, business_id in chosen}
+        if len(chosen) > BULK_CHANGE_LIMIT or len(businesses) > 1:
+            self.message_user(
+                request,
+                f"Select at most {BULK_CHANGE_LIMIT} bookings, all of one business "
+                f"({len(chosen)} of {len(businesses)} selected).",
+                messages.ERROR,
+            )
+            return None
+        ids = [pk for pk, _business_id in chosen]
+        form = ChangeStatusForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            try:
+                changed = Booking.objects.change_statuses(
+                    businesses.pop(),
+                    ids,
+                    form.cleaned_data["status"],
+                    at=form.cleaned_data["status_at"],
+                    by=request.user,
+                    source=ChangeSource.ADMIN,
+                )
+            except DomainError as error:  # e.g. a future moment, or deleted meanwhile
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                self.message_user(
+                    request,
+                    f"Status of {len(changed)} booking{'s' if len(changed) != 1 else ''} "
+                    f"changed to {changed[0].get_status_display()}.",
+                    messages.SUCCESS,
+                )
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "bookings": queryset.order_by("pk"),
+            "selected": ids,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "title": f"Change status of {len(ids)} selected booking{'s' if len(ids) != 1 else ''}",
+            "subtitle": None,
+        }
+        return TemplateResponse(
+            request, "admin/bookings/booking/change_status_selected.html", context
+        )
 
     def get_urls(self):
         change_status = self.admin_site.admin_view(self.change_status_view)

@@ -9,7 +9,7 @@ changes bookings, over the representation's SQL counterpart."""
 
 import functools
 import operator
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from django.db import models
@@ -60,6 +60,21 @@ def booking_status_changed(booking: "Booking", change: "BookingStatusChange") ->
     )
 
 
+def booking_statuses_changed(changes: "Iterable[tuple[Booking, BookingStatusChange]]") -> None:
+    """`booking.status_changed` for each (booking, entry) of a bulk change, in the
+    order given, by one INSERT (Event.objects.record writes one at a time). The
+    bookings are in hand; the data fixes' set-based counterpart, which loads none, is
+    `bookings_status_changed` below."""
+    Event.objects.bulk_create(
+        Event(
+            business_id=booking.business_id,
+            type=BOOKING_STATUS_CHANGED,
+            data={"booking": booking_json(booking), "change": status_change_json(change)},
+        )
+        for booking, change in changes
+    )
+
+
 def booking_deleted(booking: "Booking") -> Event:
     """Call before the delete: `booking` as it was just before."""
     return Event.objects.record(
@@ -69,6 +84,8 @@ def booking_deleted(booking: "Booking") -> Event:
 
 # --- Set-based, for the data fixes and the zone realignment -----------------
 
+# Bumped by every write, so never news of their own (SPEC §13): not in changed_fields.
+UNLISTED_CHANGES = frozenset({"updated_at", "version"})
 # What an INSERT ... SELECT of events writes; `transaction_id` is the column's default.
 SET_BASED_EVENT_FIELDS = ("business", "type", "data", "created_at")
 
@@ -131,7 +148,7 @@ def bookings_updated(bookings: models.QuerySet, new_values: Mapping[str, models.
     changes = {
         name: IsDistinctFrom(models.F(name), new_values[name])
         for name in BOOKING_API_NAMES
-        if name in new_values
+        if name in new_values and name not in UNLISTED_CHANGES
     }
     data = JSONObject(booking=booking_json_sql(new_values), changed_fields=NamesWhere(changes))
     changed = bookings.filter(functools.reduce(operator.or_, changes.values())).order_by("pk")

@@ -3,7 +3,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from bookings.models import BookingStatus
+from bookings.models import EDITABLE_FIELDS, Booking, BookingStatus
 
 
 class ChangeStatusForm(forms.Form):
@@ -29,3 +29,41 @@ class ChangeStatusForm(forms.Form):
         if timezone.is_aware(moment):
             return moment.astimezone(dt.UTC)
         return moment.replace(tzinfo=dt.UTC)
+
+
+class BookingAdminForm(forms.ModelForm):
+    """The admin's booking form, with the version it was opened at (hidden): a save over
+    a newer version is refused, the form kept."""
+
+    opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Booking
+        fields = ["business", *EDITABLE_FIELDS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial.setdefault("opened_version", self.instance.version)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None:
+            return cleaned
+        # The stored version, locked until the save commits (the admin saves in one
+        # transaction): a concurrent write either landed before, and is seen, or waits.
+        stored = (
+            Booking.objects.filter(pk=self.instance.pk)
+            .select_for_update()
+            .values_list("version", flat=True)
+            .first()
+        )
+        opened = cleaned.get("opened_version")
+        if stored is not None and opened != stored:
+            raise forms.ValidationError(
+                "This booking was changed by someone else since you opened it "
+                f"(version {opened}, now {stored}). Your changes are kept below but not "
+                "saved: open the booking again to see theirs.",
+                code="stale_version",
+            )
+        return cleaned

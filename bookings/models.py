@@ -1,6 +1,7 @@
 """Bookings and the audit trail of their status changes."""
 
 import datetime as dt
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from django.db import models, transaction
@@ -12,11 +13,12 @@ from bookings.events import (
     booking_created,
     booking_deleted,
     booking_status_changed,
+    booking_statuses_changed,
     booking_updated,
     bookings_updated,
 )
 from core import fixed_sql
-from core.errors import InvalidValue
+from core.errors import DomainError, InvalidValue, NotFound
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -46,6 +48,33 @@ STATUS_FIELDS = frozenset(
     ["status", "status_at", "status_date"]
     + [f"{status}_{suffix}" for status in STAMPED_STATUSES for suffix in ("at", "date")]
 )
+
+
+# What every write does to a booking's version, as an update() expression.
+NEXT_VERSION = models.F("version") + 1
+# The most bookings one bulk status change takes (SPEC §10).
+BULK_CHANGE_LIMIT = 500
+
+
+class StaleVersion(DomainError):
+    """The caller's copy of the booking is older than the stored one (an `If-Match`
+    that names another version, or an admin form opened before someone else's save).
+    `current_version` is the version stored."""
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__("The booking was changed by someone else since you read it.")
+        self.current_version = current_version
+
+
+class BookingsNotFound(NotFound):
+    """Some bookings of a bulk change are not in the business: `ids`, in request order."""
+
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__("No booking has these ids in this business.")
+        self.ids = ids
+
+    def as_dict(self) -> dict:
+        return {"detail": self.message, "ids": self.ids}
 
 
 class ChangeSource(models.TextChoices):
@@ -233,7 +262,7 @@ class BookingQuerySet(models.QuerySet):
             pass
         misaligned = self.filter(self.any_misaligned_date_rule(zone))
         changed = list(misaligned.order_by("pk").values_list("pk", flat=True))
-        realigned = self.realigned_dates(zone)
+        realigned = {**self.realigned_dates(zone), "version": NEXT_VERSION}
         bookings_updated(misaligned, realigned)
         misaligned.update(**realigned)
         return changed
@@ -457,6 +486,59 @@ class BookingManager(models.Manager.from_queryset(BookingQuerySet)):
                 booking.record_status_change(BookingStatus.LEAD, moment, by=by, source=source)
         return booking
 
+    def change_statuses(
+        self,
+        business_id: int,
+        ids: list[int],
+        status: str,
+        *,
+        at: dt.datetime | None = None,
+        on: dt.date | None = None,
+        by: "AbstractBaseUser | str | None" = None,
+        source: str = ChangeSource.API,
+    ) -> list["Booking"]:
+        """change_status for many bookings of one business at once, all or nothing
+        (SPEC §10): the bookings `ids` (distinct) are locked in ascending id order (the
+        order every bulk writer takes locks in, so none deadlocks), stamped with one
+        moment (`at`, else the start of the day `on`, else now, taken once) and each
+        given one history entry and one `booking.status_changed`, written in ascending
+        id. Returns the bookings as changed, in the order of `ids`.
+
+        One statement each for the lock, the update, the history and the events,
+        however many bookings (on SQLite, Django splits an insert at 999 parameters).
+        Raises BookingsNotFound listing the ids not in the business, and InvalidValue
+        as change_status does; nothing is written then."""
+        ensure_known_status(status)
+        with transaction.atomic(using=self.db):
+            chosen = self.for_business(business_id).filter(pk__in=ids)
+            locked = {booking.pk: booking for booking in chosen.order_by("pk").select_for_update()}
+            missing = [pk for pk in ids if pk not in locked]
+            if missing:
+                raise BookingsNotFound(missing)
+            zone = business_zone(business_id, using=self.db)
+            moment = status_moment(at, on, zone) or timezone.now()
+            changes = {**status_stamp(status, moment, zone), "updated_at": timezone.now()}
+            chosen.update(**changes, version=NEXT_VERSION)
+            bookings = [locked[pk] for pk in sorted(locked)]
+            previous_statuses = [booking.status for booking in bookings]
+            for booking in bookings:
+                for name, value in changes.items():
+                    setattr(booking, name, value)
+                booking.version += 1
+            entries = BookingStatusChange.objects.using(self.db).bulk_create(
+                BookingStatusChange.of(
+                    booking=booking,
+                    from_status=previous,
+                    to_status=status,
+                    status_at=moment,
+                    by=by,
+                    source=source,
+                )
+                for booking, previous in zip(bookings, previous_statuses, strict=True)
+            )
+            booking_statuses_changed(zip(bookings, entries, strict=True))
+        return [locked[pk] for pk in ids]
+
     def get_in_business(
         self, business_id: int, pk: int | str, *, for_update: bool = False
     ) -> "Booking":
@@ -502,6 +584,9 @@ class Booking(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # 1 on create, +1 on every write to the row: the API's ETag. The database default
+    # serves the inserts that name no version (the fixed INSERT, fixtures' SQL).
+    version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
 
     objects = BookingManager()
 
@@ -539,6 +624,7 @@ class Booking(models.Model):
         on: dt.date | None = None,
         by: "AbstractBaseUser | str | None" = None,
         source: str = ChangeSource.API,
+        expected_versions: Collection[int] | None = None,
     ) -> "BookingStatusChange":
         """The only way a booking's status changes.
 
@@ -549,8 +635,10 @@ class Booking(models.Model):
         else the start of the day `on` in the business's time zone, else now (see
         `status_moment`); the date is the moment's date in that zone. Raises
         InvalidValue (naming the field) and writes nothing when the status is unknown,
-        the moment in the future or `at` and `on` disagree, and Booking.DoesNotExist
-        when the booking is not (or no longer) in its business.
+        the moment in the future or `at` and `on` disagree, StaleVersion when
+        `expected_versions` is given and the locked row's version is not among them,
+        and Booking.DoesNotExist when the booking is not (or no longer) in its
+        business.
         """
         ensure_known_status(status)
         with transaction.atomic():
@@ -559,8 +647,13 @@ class Booking(models.Model):
             # committed while we waited for the lock is seen (SPEC §13).
             zone = business_zone(self.business_id, using=Booking.objects.db)
             moment = status_moment(at, on, zone) or timezone.now()
+            self.ensure_version(expected_versions)
             previous_status = self.status
-            changes = {**status_stamp(status, moment, zone), "updated_at": timezone.now()}
+            changes = {
+                **status_stamp(status, moment, zone),
+                "updated_at": timezone.now(),
+                "version": self.version + 1,
+            }
             for name, value in changes.items():
                 setattr(self, name, value)
             # Exactly the changed columns, in one fixed statement rather than save();
@@ -595,17 +688,21 @@ class Booking(models.Model):
 
     record_status_change.alters_data = True
 
-    def edit(self, fields: dict[str, Any]) -> list[str]:
+    def edit(
+        self, fields: dict[str, Any], *, expected_versions: Collection[int] | None = None
+    ) -> list[str]:
         """The one way a booking's ordinary fields change (PATCH, the admin's change form).
 
         Locks the row, compares `fields` (ordinary fields, EDITABLE_FIELDS) with the
         stored values and saves exactly those that differ, with `updated_at`, and writes
         `booking.updated` naming them, all in one transaction. Returns their names, in
         the order of EDITABLE_FIELDS. When no stored value changes it writes nothing, no
-        `updated_at` and no event (SPEC §13). Raises InvalidValue (naming `ends_at`) when
-        `ends_at` would be before `starts_at`, and Booking.DoesNotExist when the booking
-        is not (or no longer) in its business; nothing is written then. The instance
-        then holds the row as stored."""
+        `updated_at`, no version and no event (SPEC §13). Raises InvalidValue (naming
+        `ends_at`) when `ends_at` would be before `starts_at`, StaleVersion when
+        `expected_versions` is given and the locked row's version is not among them
+        (checked after the body, SPEC §13), and Booking.DoesNotExist when the booking is
+        not (or no longer) in its business; nothing is written then. The instance then
+        holds the row as stored."""
         ensure_editable(fields)
         with transaction.atomic():
             self._refresh_locked()
@@ -614,24 +711,34 @@ class Booking(models.Model):
                 for name in EDITABLE_FIELDS
                 if name in fields and fields[name] != getattr(self, name)
             ]
-            if not changed:
-                return []
             for name in changed:
                 setattr(self, name, fields[name])
             self.ensure_ends_not_before_starts()
+            self.ensure_version(expected_versions)
+            if not changed:
+                return []
             self.updated_at = timezone.now()
+            self.version += 1
             # Exactly the changed columns, in one fixed statement as change_status's.
-            fixed_sql.update(self, [*changed, "updated_at"])
+            fixed_sql.update(self, [*changed, "updated_at", "version"])
             booking_updated(self, changed)
         return changed
 
     edit.alters_data = True
 
-    def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict]:
+    def delete(
+        self,
+        using: str | None = None,
+        keep_parents: bool = False,
+        *,
+        expected_versions: Collection[int] | None = None,
+    ) -> tuple[int, dict]:
         """Delete the booking and its history, and record `booking.deleted` with the
         booking as this instance holds it, in one transaction: read it locked in the
         caller's transaction first (the API and the admin do) so that it is the booking
-        as it was just before."""
+        as it was just before, and the version compared with `expected_versions` (else
+        StaleVersion, nothing deleted) is the stored one."""
+        self.ensure_version(expected_versions)
         # No savepoint of its own (as Django's deletion): the event and the delete
         # stand or fall with the caller's transaction, or make up one of their own.
         with transaction.atomic(using=using, savepoint=False):
@@ -639,6 +746,12 @@ class Booking(models.Model):
             return super().delete(using=using, keep_parents=keep_parents)
 
     delete.alters_data = True
+
+    def ensure_version(self, expected_versions: Collection[int] | None) -> None:
+        """StaleVersion unless this (locked) booking's version is one of
+        `expected_versions`; None expects nothing (no `If-Match`, or `*`)."""
+        if expected_versions is not None and self.version not in expected_versions:
+            raise StaleVersion(self.version)
 
     def ensure_ends_not_before_starts(self) -> None:
         if self.starts_at and self.ends_at and self.ends_at < self.starts_at:
@@ -675,7 +788,7 @@ class BookingStatusChange(models.Model):
         return f"{self.from_status} → {self.to_status} at {self.status_at:%Y-%m-%d %H:%M:%S}Z"
 
     @classmethod
-    def record(
+    def of(
         cls,
         *,
         booking: Booking,
@@ -685,10 +798,10 @@ class BookingStatusChange(models.Model):
         by: "AbstractBaseUser | str | None" = None,
         source: str,
     ) -> "BookingStatusChange":
-        """The one factory for history rows written one at a time (change_status);
+        """The one factory for history rows that the write paths record (unsaved);
         the data-fix commands write theirs in bulk through
         BookingQuerySet.record_restamps, with the same fields."""
-        entry = cls(
+        return cls(
             booking=booking,
             from_status=from_status,
             to_status=to_status,
@@ -696,8 +809,14 @@ class BookingStatusChange(models.Model):
             changed_by=getattr(by, "username", by),
             source=source,
         )
-        fixed_sql.insert(entry, HISTORY_FIELDS)
-        return entry
+
+    @classmethod
+    def record(cls, **entry: Any) -> "BookingStatusChange":
+        """Write one entry (`of`'s arguments) by a fixed statement: change_status
+        writes one on every call."""
+        change = cls.of(**entry)
+        fixed_sql.insert(change, HISTORY_FIELDS)
+        return change
 
 
 BOOKING_IN_BUSINESS = fixed_sql.CompiledQuery(

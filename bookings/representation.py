@@ -47,6 +47,7 @@ BOOKING_API_FIELDS: tuple[tuple[str, bool], ...] = (
     ("lost_at", True),
     ("created_at", True),
     ("updated_at", True),
+    ("version", False),
 )
 BOOKING_API_NAMES = tuple(name for name, _is_moment in BOOKING_API_FIELDS)
 _booking_values = operator.attrgetter(*BOOKING_API_NAMES)

@@ -9,6 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bookings.models import (
+    BIGINT_RANGE,
+    BULK_CHANGE_LIMIT,
     STATUS_FIELDS,
     Booking,
     BookingStatus,
@@ -116,6 +118,55 @@ class ChangeStatusSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         }
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        "minItems": 1,
+        "maxItems": BULK_CHANGE_LIMIT,
+        "uniqueItems": True,
+    }
+)
+class BookingIdsField(serializers.Field):
+    """1 to BULK_CHANGE_LIMIT distinct booking ids (positive integers, JSON numbers);
+    every error is one message naming the field, not one per item."""
+
+    default_error_messages = {
+        "not_a_list": "Must be a list of booking ids.",
+        "count": f"Must list 1 to {BULK_CHANGE_LIMIT} booking ids.",
+        "not_an_id": "Each id must be a positive integer; {value!r} (at {index}) is not.",
+        "repeated": "Each id may appear only once; {value} is repeated.",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self.fail("not_a_list")
+        if not 1 <= len(data) <= BULK_CHANGE_LIMIT:
+            self.fail("count")
+        seen = set()
+        for index, value in enumerate(data):
+            if type(value) is not int or value not in BIGINT_RANGE or value < 1:
+                self.fail("not_an_id", value=value, index=index)
+            if value in seen:
+                self.fail("repeated", value=value)
+            seen.add(value)
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class BulkChangeStatusSerializer(ChangeStatusSerializer):
+    """Body of POST /v2/bookings/change_status: change_status's, and the bookings'
+    `ids`. Its validated data are the keyword arguments of
+    Booking.objects.change_statuses but the business."""
+
+    ids = BookingIdsField()
+
+    def validate(self, attrs):
+        return {**super().validate(attrs), "ids": attrs["ids"]}
+
+
 class BookingSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     """A booking as every endpoint returns it; the body of PATCH."""
 
@@ -158,6 +209,7 @@ class BookingSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
             "lost_at",
             "created_at",
             "updated_at",
+            "version",
         ]
         read_only_fields = ["id", "status", "tentative_date", "definite_date", "lost_date"]
         extra_kwargs = {"notes": {"required": False, "allow_blank": True}}

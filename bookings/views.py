@@ -1,21 +1,33 @@
 """The bookings API: thin views over Booking's model methods."""
 
+import re
+from collections.abc import Collection
+
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
+from rest_framework.views import set_rollback
 
 from bookings.filters import BookingFilter
-from bookings.models import Booking
+from bookings.models import Booking, StaleVersion
 from bookings.serializers import (
     BookingCreateSerializer,
     BookingSerializer,
     BookingStatusChangeSerializer,
+    BulkChangeStatusSerializer,
     ChangeStatusSerializer,
 )
+from core.errors import InvalidValue
 from core.idempotency import idempotent
 from core.pagination import NewestFirstPagination, RecordedOrderPagination
 from core.schema import (
@@ -31,6 +43,84 @@ from core.views import RejectUnknownQueryParametersMixin
 # The path's id is a booking's integer id; routing takes digits only, so anything else
 # is a 404 before a view runs.
 BOOKING_ID = OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH)
+
+# Conditional requests (RFC 9110 §13.1): a booking's entity tag is its version, quoted.
+ENTITY_TAG = r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"'
+VERSION_TAG = re.compile(r"[1-9][0-9]{0,18}")
+ENTITY_TAG_LIST = re.compile(rf"^[\s,]*{ENTITY_TAG}(?:\s*,[\s,]*{ENTITY_TAG})*[\s,]*$")
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    type=str,
+    description=(
+        "Write only if the booking's current ETag is one of these (strong comparison: "
+        'weak tags never match), e.g. `"3"`, or `*` for any existing booking. Checked '
+        "under the booking's lock; otherwise 412 with the current ETag, nothing written."
+    ),
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    type=str,
+    description=(
+        "304 with no body when the booking's ETag is one of these (weak comparison), or `*`."
+    ),
+)
+
+
+def etag_header(*codes: int) -> OpenApiParameter:
+    """The ETag these responses carry: the booking's version as a strong tag."""
+    return OpenApiParameter(
+        "ETag",
+        location=OpenApiParameter.HEADER,
+        type=str,
+        response=list(codes),
+        description='The booking\'s version as a strong entity tag, e.g. `"3"`.',
+    )
+
+
+PRECONDITION_FAILED = error(
+    "If-Match names none of the booking's current version; the header ETag is the current one."
+)
+
+
+def entity_tag(version: int) -> str:
+    return f'"{version}"'
+
+
+def entity_tags(header: str) -> list[tuple[bool, str]] | None:
+    """The (weak, opaque tag) pairs of an If-Match or If-None-Match list; None when the
+    header is not such a list."""
+    if not ENTITY_TAG_LIST.match(header):
+        return None
+    return [(bool(weak), tag) for weak, tag in re.findall(ENTITY_TAG, header)]
+
+
+def if_match_versions(request) -> Collection[int] | None:
+    """The versions If-Match accepts, for the model methods' `expected_versions`: None
+    without the header or with `*` (any existing booking: the lock finds it or the
+    request is a 404). Strong comparison: a weak tag matches nothing."""
+    header = request.META.get("HTTP_IF_MATCH")
+    if header is None or header.strip() == "*":
+        return None
+    tags = entity_tags(header)
+    if tags is None:
+        raise InvalidValue('Must be * or a list of entity tags, e.g. "3".', field="If-Match")
+    # A tag matches only as written: "01" is not version 1's tag.
+    return {int(tag) for weak, tag in tags if not weak and VERSION_TAG.fullmatch(tag)}
+
+
+def none_match(request, version: int) -> bool:
+    """If-None-Match names this version (weak comparison) or is `*`. A malformed header
+    is ignored, as a cache may."""
+    header = request.META.get("HTTP_IF_NONE_MATCH")
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(tag == str(version) for _weak, tag in entity_tags(header) or ())
 
 
 @extend_schema_view(
@@ -56,14 +146,19 @@ BOOKING_ID = OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH)
             "recorded as a change from `lead`, as change_status would."
         ),
         request=BookingCreateSerializer,
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, etag_header(201)],
         responses={201: BookingSerializer, **IDEMPOTENT_WRITE_ERRORS},
     ),
     retrieve=extend_schema(
         summary="One booking with every status field",
         description="The booking with this id in the caller's business, else a 404.",
-        parameters=[BOOKING_ID],
-        responses={200: BookingSerializer, 404: NOT_FOUND, **COMMON_ERRORS},
+        parameters=[BOOKING_ID, IF_NONE_MATCH, etag_header(200, 304)],
+        responses={
+            200: BookingSerializer,
+            304: OpenApiResponse(description="If-None-Match names the current version."),
+            404: NOT_FOUND,
+            **COMMON_ERRORS,
+        },
     ),
     partial_update=extend_schema(
         summary="Edit a booking's ordinary fields (status fields: use change_status)",
@@ -72,14 +167,19 @@ BOOKING_ID = OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH)
             "field in the body is a 400 pointing to change_status; `ends_at` may not be "
             "before `starts_at`."
         ),
-        parameters=[BOOKING_ID],
-        responses={200: BookingSerializer, 404: NOT_FOUND, **WRITE_ERRORS},
+        parameters=[BOOKING_ID, IF_MATCH, etag_header(200, 412)],
+        responses={
+            200: BookingSerializer,
+            404: NOT_FOUND,
+            412: PRECONDITION_FAILED,
+            **WRITE_ERRORS,
+        },
     ),
     destroy=extend_schema(
         summary="Delete a booking and its history",
         description="Deletes the booking and every status change recorded for it.",
-        parameters=[BOOKING_ID],
-        responses={204: None, 404: NOT_FOUND, **COMMON_ERRORS},
+        parameters=[BOOKING_ID, IF_MATCH, etag_header(412)],
+        responses={204: None, 404: NOT_FOUND, 412: PRECONDITION_FAILED, **COMMON_ERRORS},
     ),
     change_status=extend_schema(
         summary="Change a booking's status",
@@ -89,8 +189,43 @@ BOOKING_ID = OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH)
             "clears `lost_*`) and records one history entry, all in one transaction."
         ),
         request=ChangeStatusSerializer,
-        parameters=[BOOKING_ID, IDEMPOTENCY_KEY],
-        responses={200: BookingSerializer, 404: NOT_FOUND, **IDEMPOTENT_WRITE_ERRORS},
+        parameters=[BOOKING_ID, IDEMPOTENCY_KEY, IF_MATCH, etag_header(200, 412)],
+        responses={
+            200: BookingSerializer,
+            404: NOT_FOUND,
+            412: PRECONDITION_FAILED,
+            **IDEMPOTENT_WRITE_ERRORS,
+        },
+    ),
+    change_status_in_bulk=extend_schema(
+        operation_id="v2_bookings_change_status_in_bulk",
+        summary="Change the status of many bookings at once, all or nothing",
+        description=(
+            "change_status for 1 to 500 distinct bookings of the caller's business, in one "
+            "transaction: one moment for all (`status_at`, `status_date`, or now), one "
+            "history entry and one `booking.status_changed` event per booking. Any id "
+            "that names no booking of the business is a 404 listing them all (`ids`), and "
+            "nothing is written. `If-Match` is refused (400): there is no single version."
+        ),
+        request=BulkChangeStatusSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            200: inline_serializer(
+                "BulkChangeStatusResult", {"results": BookingSerializer(many=True)}
+            ),
+            404: OpenApiResponse(
+                response={
+                    "type": "object",
+                    "properties": {
+                        "detail": {"type": "string"},
+                        "ids": {"type": "array", "items": {"type": "integer"}},
+                    },
+                    "required": ["detail", "ids"],
+                },
+                description="These ids name no booking of the caller's business, in request order.",
+            ),
+            **IDEMPOTENT_WRITE_ERRORS,
+        },
     ),
     status_history=extend_schema(
         summary="Every status change of a booking, in the order recorded",
@@ -120,6 +255,24 @@ class BookingViewSet(
 
     def get_queryset(self):
         return Booking.objects.for_business(self.request.user.business_id)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every single-booking answer carries its version as ETag, an Idempotency-Key
+        # replay included (the stored body has the version it answered with).
+        body = getattr(response, "data", None)
+        if response.status_code < 300 and isinstance(body, dict) and "version" in body:
+            response["ETag"] = entity_tag(body["version"])
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, StaleVersion):
+            set_rollback()
+            return Response(
+                {"detail": exc.message},
+                status=status.HTTP_412_PRECONDITION_FAILED,
+                headers={"ETag": entity_tag(exc.current_version)},
+            )
+        return super().handle_exception(exc)
 
     def get_object(self) -> Booking:
         # get_queryset's scope and the id, as one statement compiled once: every detail,
@@ -174,15 +327,26 @@ class BookingViewSet(
         # change_status() does: a booking deleted meanwhile is a 404.
         booking = Booking.reference(pk, request.user.business_id)
         try:
-            booking.edit(body.validated_data)
+            booking.edit(body.validated_data, expected_versions=if_match_versions(request))
         except Booking.DoesNotExist:
             raise NotFound from None
         return Response(BookingSerializer(booking).data)
 
+    def retrieve(self, request, *args, **kwargs):
+        booking = self.get_object()
+        if none_match(request, booking.version):
+            return Response(
+                status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": entity_tag(booking.version)}
+            )
+        return Response(BookingSerializer(booking).data)
+
     def destroy(self, request, *args, **kwargs):
-        # The locked read (get_object), then the delete and its event (Booking.delete).
+        expected_versions = if_match_versions(request)
+        # The locked read (get_object), then the version check, the delete and its event
+        # (Booking.delete), in one transaction.
         with transaction.atomic():
-            return super().destroy(request, *args, **kwargs)
+            self.get_object().delete(expected_versions=expected_versions)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @idempotent
     def create(self, request, *args, **kwargs):
@@ -205,10 +369,29 @@ class BookingViewSet(
         # business, so a lookup beforehand would only cost a query.
         booking = Booking.reference(pk, request.user.business_id)
         try:
-            booking.change_status(**body.validated_data, by=request.user)
+            booking.change_status(
+                **body.validated_data,
+                by=request.user,
+                expected_versions=if_match_versions(request),
+            )
         except Booking.DoesNotExist:
             raise NotFound from None
         return Response(BookingSerializer(booking).data)
+
+    @action(detail=False, methods=["post"], url_path="change_status")
+    @idempotent
+    def change_status_in_bulk(self, request):
+        if "HTTP_IF_MATCH" in request.META:
+            raise InvalidValue(
+                "Not accepted by a bulk change: send If-Match to each booking's own change_status.",
+                field="If-Match",
+            )
+        body = BulkChangeStatusSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        bookings = Booking.objects.change_statuses(
+            request.user.business_id, **body.validated_data, by=request.user
+        )
+        return Response({"results": BookingSerializer(bookings, many=True).data})
 
     @action(
         detail=True, methods=["get"], pagination_class=RecordedOrderPagination, filter_backends=[]

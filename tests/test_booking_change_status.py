@@ -267,7 +267,9 @@ def test_the_stamp_dates_a_moment_given_with_an_offset_by_its_utc_date():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("to_status", STATUSES)
-def test_change_status_updates_exactly_the_stamped_fields_and_updated_at(make_booking, to_status):
+def test_change_status_updates_exactly_the_stamped_fields_updated_at_and_version(
+    make_booking, to_status
+):
     booking = make_booking()
 
     with CaptureQueriesContext(connection) as captured:
@@ -276,4 +278,4 @@ def test_change_status_updates_exactly_the_stamped_fields_and_updated_at(make_bo
     [update] = [query["sql"] for query in captured if query["sql"].startswith("UPDATE")]
     assigned = update.split(" SET ")[1].split(" WHERE ")[0]
     columns = {assignment.split(" = ")[0].strip('"') for assignment in assigned.split(", ")}
-    assert columns == {*status_stamp(to_status, T_CHANGE), "updated_at"}
+    assert columns == {*status_stamp(to_status, T_CHANGE), "updated_at", "version"}

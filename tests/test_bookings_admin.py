@@ -90,11 +90,13 @@ def test_change_status_form_refuses_a_future_moment_and_writes_nothing(
 
 
 def save_change_page(client, booking: Booking, **fields: str):
-    """POST the booking's change page with `fields` (no notes, no history forms)."""
+    """POST the booking's change page with `fields` (no notes, no history forms), as
+    opened at the booking's current version."""
     return client.post(
         f"/admin/bookings/booking/{booking.pk}/change/",
         {
             "business": booking.business_id,
+            "opened_version": Booking.objects.get(pk=booking.pk).version,
             "notes": "",
             "status_changes-TOTAL_FORMS": "0",
             "status_changes-INITIAL_FORMS": "0",
@@ -513,3 +515,112 @@ def test_saving_the_change_page_keeps_a_status_changed_meanwhile(superuser_clien
     booking.refresh_from_db()
     assert booking.name == "New name"
     assert booking.status == "lost"
+
+
+# --- versions and the bulk action (SPEC §10) --------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_change_page_refuses_to_save_over_a_newer_version_and_keeps_the_form(
+    superuser_client, make_booking
+):
+    booking = make_booking(name="Old name")
+    page = superuser_client.get(f"/admin/bookings/booking/{booking.pk}/change/").content.decode()
+    assert 'name="opened_version" value="1"' in page
+    booking.edit({"notes": "Someone else's"})
+
+    response = save_change_page(superuser_client, booking, name="My name", opened_version="1")
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "changed by someone else since you opened it" in content
+    assert 'value="My name"' in content
+    booking.refresh_from_db()
+    assert (booking.name, booking.notes, booking.version) == ("Old name", "Someone else's", 2)
+
+
+@pytest.mark.django_db
+def test_a_save_at_the_current_version_adds_one(superuser_client, make_booking):
+    booking = make_booking(name="Old name")
+
+    assert save_change_page(superuser_client, booking, name="New name").status_code == 302
+
+    booking.refresh_from_db()
+    assert (booking.name, booking.version) == ("New name", 2)
+
+
+def change_status_of_selected(client, bookings, **form):
+    return client.post(
+        "/admin/bookings/booking/",
+        {
+            "action": "change_status_of_selected",
+            "_selected_action": [booking.pk for booking in bookings],
+            **form,
+        },
+    )
+
+
+@pytest.mark.django_db
+def test_the_action_shows_the_change_status_form_then_changes_every_selected_booking(
+    staff_client, make_booking
+):
+    bookings = [make_booking(name=f"b{n}") for n in range(3)]
+
+    form_page = change_status_of_selected(staff_client, bookings)
+    assert form_page.status_code == 200
+    assert "Change status of 3 selected bookings" in form_page.content.decode()
+    assert Booking.objects.filter(status="definite").count() == 0
+
+    response = change_status_of_selected(
+        staff_client, bookings, apply="1", status="definite", status_at="2025-01-15T14:30:00"
+    )
+
+    assert response.status_code == 302
+    for booking in bookings:
+        booking.refresh_from_db()
+        assert (booking.status, booking.definite_at, booking.version) == (
+            "definite",
+            dt.datetime(2025, 1, 15, 14, 30, tzinfo=dt.UTC),
+            2,
+        )
+        [entry] = booking.status_changes.all()
+        assert (entry.source, entry.changed_by) == ("admin", "frontdesk")
+
+
+@pytest.mark.django_db
+def test_the_action_refuses_a_future_moment_and_writes_nothing(staff_client, make_booking):
+    booking = make_booking()
+
+    response = change_status_of_selected(
+        staff_client, [booking], apply="1", status="lost", status_at="2999-01-01T00:00:00"
+    )
+
+    assert response.status_code == 200
+    assert "errorlist" in response.content.decode()
+    booking.refresh_from_db()
+    assert (booking.status, booking.version) == ("lead", 1)
+
+
+@pytest.mark.django_db
+def test_the_action_takes_one_business_per_run(superuser_client, make_booking, other_business):
+    mine = make_booking()
+    theirs = Booking.objects.create(business=other_business, name="Theirs")
+
+    response = change_status_of_selected(superuser_client, [mine, theirs], apply="1", status="lost")
+
+    assert response.status_code == 302
+    assert Booking.objects.filter(status="lost").count() == 0
+    messages = [m.message for m in response.wsgi_request._messages]
+    assert any("all of one business" in message for message in messages)
+
+
+@pytest.mark.django_db
+def test_the_action_takes_at_most_500_bookings(superuser_client, business):
+    bookings = Booking.objects.bulk_create(
+        Booking(business=business, name=f"b{n}") for n in range(501)
+    )
+
+    response = change_status_of_selected(superuser_client, bookings, apply="1", status="lost")
+
+    assert response.status_code == 302
+    assert Booking.objects.filter(status="lost").count() == 0

@@ -124,3 +124,15 @@ def test_an_execute_wrapper_sees_every_statement_of_change_status(api, make_book
         "INSERT",
         "INSERT",
     ]
+
+
+@pytest.mark.django_db
+def test_if_match_and_if_none_match_cost_no_query(api, make_booking, django_assert_num_queries):
+    booking = make_booking()
+    path = f"/v2/bookings/{booking.pk}"
+    # Compared with the row the write locks anyway, and the row the read reads.
+    with django_assert_num_queries(AUTH + ATOMIC + 4 + EVENT):
+        response = api.post(f"{path}/change_status", {"status": "lost"}, HTTP_IF_MATCH='"1"')
+    assert response.status_code == 200
+    with django_assert_num_queries(AUTH + 1):
+        assert api.get(path, HTTP_IF_NONE_MATCH='"2"').status_code == 304

@@ -79,6 +79,9 @@ def attacks(victim, business, attacker_status):
     def no_victim_events(body):
         assert business.id not in {event["business_id"] for event in body["results"]}
 
+    def lists_the_victim_booking(body):
+        assert body["ids"] == [booking_id]
+
     def created_in_own_business(body):
         assert not Booking.objects.filter(pk=body["id"], business=business).exists()
 
@@ -108,6 +111,14 @@ def attacks(victim, business, attacker_status):
             {"status": "lost"},
             404,
             None,
+        ),
+        (
+            "post",
+            "/v2/bookings/change_status",
+            "/v2/bookings/change_status",
+            {"ids": [booking_id], "status": "lost"},
+            404,
+            lists_the_victim_booking,
         ),
         (
             "get",

@@ -30,7 +30,7 @@ from django.db.models.functions import Coalesce
 
 from bookings.events import bookings_updated
 from bookings.management.batched import BatchedBookingFixCommand, skip_jit_compilation
-from bookings.models import STAMPED_STATUSES, BookingQuerySet, StartOfStatusDate
+from bookings.models import NEXT_VERSION, STAMPED_STATUSES, BookingQuerySet, StartOfStatusDate
 
 DEFAULT_BATCH_SIZE = 100_000
 
@@ -78,6 +78,7 @@ class Command(BatchedBookingFixCommand):
                 f"{status}_at": Coalesce(f"{status}_at", StartOfStatusDate(f"{status}_date", zone))
                 for status in STAMPED_STATUSES
             }
+            backfilled_moments["version"] = NEXT_VERSION
             bookings_updated(needing_backfill, backfilled_moments)
             backfilled = needing_backfill.update(**backfilled_moments)
         return Counter(bookings=backfilled)

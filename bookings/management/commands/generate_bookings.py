@@ -120,6 +120,7 @@ class BookingFactory:
             "lost_at": None,
             "created_at": created_at,
             "updated_at": created_at,
+            "version": 1,
         }
         generated = GeneratedBooking(row=row, zone=zone, broken=broken)
         moment = created_at

@@ -49,6 +49,7 @@ from django.utils import timezone
 from bookings.events import bookings_status_changed, bookings_updated
 from bookings.management.batched import BatchedBookingFixCommand, skip_jit_compilation
 from bookings.models import (
+    NEXT_VERSION,
     STAMPED_STATUSES,
     BookingQuerySet,
     BookingStatusChange,
@@ -140,7 +141,7 @@ class Command(BatchedBookingFixCommand):
             counts[HISTORY] = batch.filter(RESTAMPED).record_restamps(
                 status_at=history_moment(now), source=ChangeSource.COMMAND, now=now
             )
-            repaired = BookingQuerySet.repaired_dates(zone)
+            repaired = {**BookingQuerySet.repaired_dates(zone), "version": NEXT_VERSION}
             # booking.updated is for a change without a history entry (SPEC §8.1): a
             # re-stamped booking's event is its booking.status_changed, which carries the
             # booking as the whole repair left it. One event per change, never two.

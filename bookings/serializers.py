@@ -16,7 +16,12 @@ from bookings.models import (
     BookingStatus,
     BookingStatusChange,
 )
-from bookings.representation import booking_json, in_utc, status_change_json
+from bookings.representation import (
+    BOOKING_API_NAMES,
+    booking_json,
+    in_utc,
+    status_change_json,
+)
 from core.serializers import (
     RejectUnknownFieldsMixin,
     StrictCharField,
@@ -193,24 +198,8 @@ class BookingSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Booking
-        fields = [
-            "id",
-            "name",
-            "starts_at",
-            "ends_at",
-            "guest_count",
-            "notes",
-            "status",
-            "tentative_date",
-            "tentative_at",
-            "definite_date",
-            "definite_at",
-            "lost_date",
-            "lost_at",
-            "created_at",
-            "updated_at",
-            "version",
-        ]
+        # The representation's one field list (bookings/representation.py).
+        fields = list(BOOKING_API_NAMES)
         read_only_fields = ["id", "status", "tentative_date", "definite_date", "lost_date"]
         extra_kwargs = {"notes": {"required": False, "allow_blank": True}}
 

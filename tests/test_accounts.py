@@ -106,6 +106,9 @@ def test_seed_demo_prints_a_working_token_and_is_safe_to_rerun(client):
         assert response.status_code == 200
         assert len(response.json()["results"]) == 3
     assert Business.objects.count() == 1
+    # Made through the API's write path: the demo's feed has each booking's creation.
+    feed = client.get("/v2/events?type=booking.created", HTTP_AUTHORIZATION=f"Token {key}")
+    assert len(feed.json()["results"]) == 3
 
 
 @pytest.mark.django_db

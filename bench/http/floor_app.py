@@ -89,6 +89,7 @@ BOOKING_KEYS = (
     "lost_at",
     "created_at",
     "updated_at",
+    "version",
 )
 BOOKING_COLUMNS = ", ".join(BOOKING_KEYS)
 
@@ -145,6 +146,7 @@ def _status_update_sql(status: str) -> str:
     if status != "lost":
         assignments += ["lost_at = NULL", "lost_date = NULL"]
     assignments.append("updated_at = %s")
+    assignments.append("version = version + 1")
     return (
         f"UPDATE bookings_booking SET {', '.join(assignments)} WHERE id = %s "
         f"RETURNING {BOOKING_COLUMNS}"

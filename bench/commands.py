@@ -9,9 +9,9 @@ NAME_tpl_<size> and NAME_work (dropped at the end; the templates are kept for
 --reuse-templates).
 
 For each size it builds a template database `<db>_tpl_<size>` once (migrate,
-then generate_bookings with --broken-fraction), so every run starts from the
-same broken rows: before each run the working database is re-created from the
-template (CREATE DATABASE ... TEMPLATE, then CHECKPOINT). Then, per command,
+then generate_bookings with --broken-fraction, businesses on --timezones), so
+every run starts from the same broken rows: before each run the working database
+is re-created from the template (CREATE DATABASE ... TEMPLATE, then CHECKPOINT). Then, per command,
 `--repeat` times, the two sides in alternating order:
 
 - the SQL floor: the same fix as plain SQL statements (below), timed from the
@@ -19,7 +19,8 @@ template (CREATE DATABASE ... TEMPLATE, then CHECKPOINT). Then, per command,
 - the command: bench/run_command.py in a subprocess, timed around call_command
   (start-up, imports and connecting excluded, as for the SQL), its peak RSS
   read with os.wait4;
-- once per size, a check that both leave the same bookings and history behind.
+- once per size, a check that both leave the same bookings, history and events
+  behind.
 
 It prints a Markdown table: median and best times over the trials (the machine
 may be shared: the best run is the one least disturbed), the command / SQL

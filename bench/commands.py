@@ -43,6 +43,11 @@ import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# The API's field lists (plain data), so that the floors' JSON cannot drift from it.
+from bookings.representation import BOOKING_API_FIELDS, STATUS_CHANGE_API_FIELDS  # noqa: E402
+
 # Businesses in several zones, on both sides of UTC: the commands then work per zone.
 TIMEZONES = "UTC,America/New_York,Europe/Berlin,Asia/Kolkata,Australia/Sydney"
 RUNNER = ROOT / "bench" / "run_command.py"
@@ -58,35 +63,6 @@ def _iso(moment: str) -> str:
         f"(replace(to_char({moment} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), "
         f"'.000000', '') || 'Z')"
     )
-
-
-BOOKING_FIELDS = (
-    ("id", False),
-    ("name", False),
-    ("starts_at", True),
-    ("ends_at", True),
-    ("guest_count", False),
-    ("notes", False),
-    ("status", False),
-    ("tentative_date", False),
-    ("tentative_at", True),
-    ("definite_date", False),
-    ("definite_at", True),
-    ("lost_date", False),
-    ("lost_at", True),
-    ("created_at", True),
-    ("updated_at", True),
-    ("version", False),
-)
-CHANGE_FIELDS = (
-    ("id", False),
-    ("from_status", False),
-    ("to_status", False),
-    ("status_at", True),
-    ("recorded_at", True),
-    ("changed_by", False),
-    ("source", False),
-)
 
 
 def _json(row: str, fields: tuple[tuple[str, bool], ...]) -> str:
@@ -152,7 +128,7 @@ SQL_FLOORS = {
         INSERT INTO events_event (business_id, type, data, created_at)
         SELECT f.business_id, 'booking.updated',
           jsonb_build_object(
-            'booking', {_json("f", BOOKING_FIELDS)},
+            'booking', {_json("f", BOOKING_API_FIELDS)},
             'changed_fields', {_names_where({f"{s}_at": f"f.fill_{s}" for s in STATUSES})}),
           now()
         FROM fixed f
@@ -220,7 +196,7 @@ SQL_FLOORS = {
           INSERT INTO events_event (business_id, type, data, created_at)
           SELECT f.business_id, 'booking.updated',
             jsonb_build_object(
-              'booking', {_json("f", BOOKING_FIELDS)},
+              'booking', {_json("f", BOOKING_API_FIELDS)},
               'changed_fields', {
             _names_where(
                 {
@@ -238,8 +214,8 @@ SQL_FLOORS = {
         INSERT INTO events_event (business_id, type, data, created_at)
         SELECT f.business_id, 'booking.status_changed',
           jsonb_build_object(
-            'booking', {_json("f", BOOKING_FIELDS)},
-            'change', {_json("h", CHANGE_FIELDS)}),
+            'booking', {_json("f", BOOKING_API_FIELDS)},
+            'change', {_json("h", STATUS_CHANGE_API_FIELDS)}),
           now()
         FROM history h JOIN fixed f ON f.id = h.booking_id
         ORDER BY h.id

@@ -9,9 +9,9 @@ NAME_tpl_<size> and NAME_work (dropped at the end; the templates are kept for
 --reuse-templates).
 
 For each size it builds a template database `<db>_tpl_<size>` once (migrate,
-then generate_bookings with --broken-fraction), so every run starts from the
-same broken rows: before each run the working database is re-created from the
-template (CREATE DATABASE ... TEMPLATE, then CHECKPOINT). Then, per command,
+then generate_bookings with --broken-fraction, businesses on --timezones), so
+every run starts from the same broken rows: before each run the working database
+is re-created from the template (CREATE DATABASE ... TEMPLATE, then CHECKPOINT). Then, per command,
 `--repeat` times, the two sides in alternating order:
 
 - the SQL floor: the same fix as plain SQL statements (below), timed from the
@@ -19,7 +19,8 @@ template (CREATE DATABASE ... TEMPLATE, then CHECKPOINT). Then, per command,
 - the command: bench/run_command.py in a subprocess, timed around call_command
   (start-up, imports and connecting excluded, as for the SQL), its peak RSS
   read with os.wait4;
-- once per size, a check that both leave the same bookings and history behind.
+- once per size, a check that both leave the same bookings, history and events
+  behind.
 
 It prints a Markdown table: median and best times over the trials (the machine
 may be shared: the best run is the one least disturbed), the command / SQL
@@ -42,84 +43,182 @@ import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# The API's field lists (plain data), so that the floors' JSON cannot drift from it.
+from bookings.representation import BOOKING_API_FIELDS, STATUS_CHANGE_API_FIELDS  # noqa: E402
+
+# Businesses in several zones, on both sides of UTC: the commands then work per zone.
+TIMEZONES = "UTC,America/New_York,Europe/Berlin,Asia/Kolkata,Australia/Sydney"
 RUNNER = ROOT / "bench" / "run_command.py"
 
-# The same fixes as the commands, as one would write them by hand in psql.
+# The same fixes as the commands, as one would write them by hand in psql: dates in
+# each business's zone (AT TIME ZONE its `timezone`), the version bumped once per
+# booking changed, and the same events with the same JSON (jsonb_build_object).
+
+
+def _iso(moment: str) -> str:
+    """A datetime as the API writes it: ISO 8601 in UTC, `Z`, no `.000000`."""
+    return (
+        f"(replace(to_char({moment} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), "
+        f"'.000000', '') || 'Z')"
+    )
+
+
+def _json(row: str, fields: tuple[tuple[str, bool], ...]) -> str:
+    pairs = (
+        f"'{name}', {_iso(f'{row}.{name}') if is_moment else f'{row}.{name}'}"
+        for name, is_moment in fields
+    )
+    return f"jsonb_build_object({', '.join(pairs)})"
+
+
+def _names_where(conditions: dict[str, str]) -> str:
+    """A JSON array of the names whose condition holds, in the order given."""
+    cases = ", ".join(
+        f"CASE WHEN {condition} THEN '{name}' END" for name, condition in conditions.items()
+    )
+    return f"to_jsonb(array_remove(ARRAY[{cases}]::text[], NULL))"
+
+
+STATUSES = ("tentative", "definite", "lost")
+
+
+def _missing(status: str) -> str:
+    return f"(b.status = '{status}' AND b.{status}_at IS NULL AND b.{status}_date IS NULL)"
+
+
+MISSING = " OR ".join(_missing(status) for status in STATUSES)
+STRAY = "(b.status <> 'lost' AND (b.lost_at IS NOT NULL OR b.lost_date IS NOT NULL))"
+# Lost dates are judged on lost bookings only (elsewhere they are stray).
+MISMATCHED = " OR ".join(
+    f"({'b.status = ' + repr(status) + ' AND ' if status == 'lost' else ''}"
+    f"b.{status}_at IS NOT NULL "
+    f"AND b.{status}_date IS DISTINCT FROM (b.{status}_at AT TIME ZONE z.timezone)::date)"
+    for status in STATUSES
+)
+NEEDS_BACKFILL = " OR ".join(
+    f"(b.{status}_at IS NULL AND b.{status}_date IS NOT NULL)" for status in STATUSES
+)
+
 SQL_FLOORS = {
     "backfill_status_datetimes": [
-        """
-        UPDATE bookings_booking SET
-          tentative_at = COALESCE(tentative_at, tentative_date::timestamp AT TIME ZONE 'UTC'),
-          definite_at = COALESCE(definite_at, definite_date::timestamp AT TIME ZONE 'UTC'),
-          lost_at = COALESCE(lost_at, lost_date::timestamp AT TIME ZONE 'UTC')
-        WHERE (tentative_at IS NULL AND tentative_date IS NOT NULL)
-           OR (definite_at IS NULL AND definite_date IS NOT NULL)
-           OR (lost_at IS NULL AND lost_date IS NOT NULL)
+        # One booking.updated per booking backfilled, naming the datetimes set.
+        f"""
+        WITH targets AS MATERIALIZED (
+          SELECT b.id, z.timezone AS tz,
+            {
+            ", ".join(f"b.{s}_at IS NULL AND b.{s}_date IS NOT NULL AS fill_{s}" for s in STATUSES)
+        }
+          FROM bookings_booking b JOIN accounts_business z ON z.id = b.business_id
+          WHERE {NEEDS_BACKFILL}
+        ), fixed AS (
+          UPDATE bookings_booking b SET
+            {
+            ", ".join(
+                f"{s}_at = COALESCE(b.{s}_at, b.{s}_date::timestamp AT TIME ZONE t.tz)"
+                for s in STATUSES
+            )
+        },
+            version = b.version + 1
+          FROM targets t
+          WHERE b.id = t.id
+          RETURNING b.*, {", ".join(f"t.fill_{s}" for s in STATUSES)}
+        )
+        INSERT INTO events_event (business_id, type, data, created_at)
+        SELECT f.business_id, 'booking.updated',
+          jsonb_build_object(
+            'booking', {_json("f", BOOKING_API_FIELDS)},
+            'changed_fields', {_names_where({f"{s}_at": f"f.fill_{s}" for s in STATUSES})}),
+          now()
+        FROM fixed f
         """,
     ],
     "repair_booking_status_dates": [
-        # Missing own dates and stray lost dates, with one history entry per booking.
-        """
+        # All three kinds in one UPDATE (one version bump per booking), the history
+        # entries of the re-stamps, a booking.updated per booking repaired without an
+        # entry and a booking.status_changed per entry, as the repair left the booking.
+        f"""
         WITH targets AS MATERIALIZED (
-          SELECT b.id, b.status,
-            CASE WHEN (b.status = 'tentative' AND b.tentative_at IS NULL
-                       AND b.tentative_date IS NULL)
-                   OR (b.status = 'definite' AND b.definite_at IS NULL
-                       AND b.definite_date IS NULL)
-                   OR (b.status = 'lost' AND b.lost_at IS NULL AND b.lost_date IS NULL)
+          SELECT b.id, b.status, r.restamped,
+            {", ".join(f"b.{s}_at AS old_{s}_at, b.{s}_date AS old_{s}_date" for s in STATUSES)},
+            {", ".join(f"n.{s}_at, d.{s}_date" for s in STATUSES)}
+          FROM bookings_booking b
+          JOIN accounts_business z ON z.id = b.business_id
+          CROSS JOIN LATERAL (
+            SELECT {MISSING} AS missing, {STRAY} AS stray, ({MISSING}) OR {STRAY} AS restamped
+          ) r
+          CROSS JOIN LATERAL (
+            SELECT CASE WHEN r.missing
               THEN COALESCE((SELECT h.status_at FROM bookings_bookingstatuschange h
                              WHERE h.booking_id = b.id AND h.to_status = b.status
                              ORDER BY h.id DESC LIMIT 1), b.updated_at)
             END AS moment
-          FROM bookings_booking b
-          WHERE (b.status = 'tentative' AND b.tentative_at IS NULL AND b.tentative_date IS NULL)
-             OR (b.status = 'definite' AND b.definite_at IS NULL AND b.definite_date IS NULL)
-             OR (b.status = 'lost' AND b.lost_at IS NULL AND b.lost_date IS NULL)
-             OR (b.status <> 'lost' AND (b.lost_at IS NOT NULL OR b.lost_date IS NOT NULL))
+          ) m
+          CROSS JOIN LATERAL (
+            SELECT
+              CASE WHEN r.missing AND b.status = 'tentative' THEN m.moment
+                   ELSE b.tentative_at END AS tentative_at,
+              CASE WHEN r.missing AND b.status = 'definite' THEN m.moment
+                   ELSE b.definite_at END AS definite_at,
+              CASE WHEN r.missing AND b.status = 'lost' THEN m.moment
+                   WHEN r.stray THEN NULL ELSE b.lost_at END AS lost_at
+          ) n
+          CROSS JOIN LATERAL (
+            SELECT
+              COALESCE((n.tentative_at AT TIME ZONE z.timezone)::date, b.tentative_date)
+                AS tentative_date,
+              COALESCE((n.definite_at AT TIME ZONE z.timezone)::date, b.definite_date)
+                AS definite_date,
+              COALESCE((n.lost_at AT TIME ZONE z.timezone)::date,
+                       CASE WHEN r.stray THEN NULL ELSE b.lost_date END) AS lost_date
+          ) d
+          WHERE {MISSING} OR {STRAY} OR {MISMATCHED}
         ), fixed AS (
           UPDATE bookings_booking b SET
-            tentative_at = CASE WHEN t.moment IS NOT NULL AND t.status = 'tentative'
-                                THEN t.moment ELSE b.tentative_at END,
-            tentative_date = CASE WHEN t.moment IS NOT NULL AND t.status = 'tentative'
-                                  THEN (t.moment AT TIME ZONE 'UTC')::date
-                                  ELSE b.tentative_date END,
-            definite_at = CASE WHEN t.moment IS NOT NULL AND t.status = 'definite'
-                               THEN t.moment ELSE b.definite_at END,
-            definite_date = CASE WHEN t.moment IS NOT NULL AND t.status = 'definite'
-                                 THEN (t.moment AT TIME ZONE 'UTC')::date
-                                 ELSE b.definite_date END,
-            lost_at = CASE WHEN t.status <> 'lost' THEN NULL
-                           WHEN t.moment IS NOT NULL THEN t.moment ELSE b.lost_at END,
-            lost_date = CASE WHEN t.status <> 'lost' THEN NULL
-                             WHEN t.moment IS NOT NULL THEN (t.moment AT TIME ZONE 'UTC')::date
-                             ELSE b.lost_date END
+            {", ".join(f"{s}_at = t.{s}_at, {s}_date = t.{s}_date" for s in STATUSES)},
+            version = b.version + 1
           FROM targets t
           WHERE b.id = t.id
-          RETURNING b.id, b.status, CASE b.status
-            WHEN 'tentative' THEN COALESCE(b.tentative_at,
-                                           b.tentative_date::timestamp AT TIME ZONE 'UTC')
-            WHEN 'definite' THEN COALESCE(b.definite_at,
-                                          b.definite_date::timestamp AT TIME ZONE 'UTC')
-            WHEN 'lost' THEN b.lost_at
-          END AS own_moment
+          RETURNING b.*
+        ), history AS (
+          INSERT INTO bookings_bookingstatuschange
+            (booking_id, from_status, to_status, status_at, recorded_at, changed_by, source)
+          SELECT t.id, t.status, t.status,
+            COALESCE(CASE t.status {" ".join(f"WHEN '{s}' THEN t.{s}_at" for s in STATUSES)} END,
+                     now()),
+            now(), NULL, 'command'
+          FROM targets t
+          WHERE t.restamped
+          ORDER BY t.id
+          RETURNING *
+        ), updated AS (
+          INSERT INTO events_event (business_id, type, data, created_at)
+          SELECT f.business_id, 'booking.updated',
+            jsonb_build_object(
+              'booking', {_json("f", BOOKING_API_FIELDS)},
+              'changed_fields', {
+            _names_where(
+                {
+                    f"{s}_{part}": f"t.old_{s}_{part} IS DISTINCT FROM t.{s}_{part}"
+                    for s in STATUSES
+                    for part in ("date", "at")
+                }
+            )
+        }),
+            now()
+          FROM fixed f JOIN targets t ON t.id = f.id
+          WHERE NOT t.restamped
+          ORDER BY f.id
         )
-        INSERT INTO bookings_bookingstatuschange
-          (booking_id, from_status, to_status, status_at, recorded_at, changed_by, source)
-        SELECT id, status, status, COALESCE(own_moment, now()), now(), NULL, 'command'
-        FROM fixed
-        """,
-        # Dates that are not the UTC date of their datetime.
-        """
-        UPDATE bookings_booking SET
-          tentative_date = COALESCE((tentative_at AT TIME ZONE 'UTC')::date, tentative_date),
-          definite_date = COALESCE((definite_at AT TIME ZONE 'UTC')::date, definite_date),
-          lost_date = COALESCE((lost_at AT TIME ZONE 'UTC')::date, lost_date)
-        WHERE (tentative_at IS NOT NULL
-               AND tentative_date IS DISTINCT FROM (tentative_at AT TIME ZONE 'UTC')::date)
-           OR (definite_at IS NOT NULL
-               AND definite_date IS DISTINCT FROM (definite_at AT TIME ZONE 'UTC')::date)
-           OR (status = 'lost' AND lost_at IS NOT NULL
-               AND lost_date IS DISTINCT FROM (lost_at AT TIME ZONE 'UTC')::date)
+        INSERT INTO events_event (business_id, type, data, created_at)
+        SELECT f.business_id, 'booking.status_changed',
+          jsonb_build_object(
+            'booking', {_json("f", BOOKING_API_FIELDS)},
+            'change', {_json("h", STATUS_CHANGE_API_FIELDS)}),
+          now()
+        FROM history h JOIN fixed f ON f.id = h.booking_id
+        ORDER BY h.id
         """,
     ],
 }
@@ -128,7 +227,8 @@ SQL_FLOORS = {
 CHECKSUMS = [
     """
     SELECT md5(string_agg(concat_ws('|', id, status, tentative_date, tentative_at, definite_date,
-                                    definite_at, lost_date, lost_at, updated_at), ',' ORDER BY id))
+                                    definite_at, lost_date, lost_at, updated_at, version),
+                          ',' ORDER BY id))
     FROM bookings_booking
     """,
     """
@@ -138,6 +238,17 @@ CHECKSUMS = [
                                          THEN NULL ELSE status_at END,
                                     changed_by, source), ',' ORDER BY booking_id, id))
     FROM bookings_bookingstatuschange
+    """,
+    # The events, in no order (the two sides write them in different orders), without
+    # what differs by nature: the entry's id, its recorded_at, a lead's status_at.
+    """
+    SELECT md5(string_agg(event, ',' ORDER BY event)) FROM (
+      SELECT concat_ws('|', business_id, type,
+                       (data #- '{change,id}' #- '{change,recorded_at}'
+                        #- CASE WHEN data #>> '{change,to_status}' = 'lead'
+                                THEN '{change,status_at}' ELSE '{}' END::text[])::text) AS event
+      FROM events_event
+    ) events
     """,
 ]
 
@@ -200,6 +311,7 @@ def build_template(server: Server, name: str, size: int, options: argparse.Names
         f"--businesses={options.businesses}",
         f"--seed={options.seed}",
         f"--broken-fraction={options.broken_fraction}",
+        f"--timezones={options.timezones}",
         "--no-progress",
     )
     print("# " + output.strip().replace("\n", "\n# "), flush=True)
@@ -250,6 +362,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--businesses", type=int, default=1000)
     parser.add_argument("--broken-fraction", type=float, default=0.2)
+    parser.add_argument(
+        "--timezones",
+        default=TIMEZONES,
+        help=f"zones given in turn to the businesses (default {TIMEZONES})",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--commands", default=",".join(SQL_FLOORS))
@@ -260,8 +377,8 @@ def main() -> None:
     parser.add_argument(
         "--port",
         type=int,
-        default=54359,
-        help="port of the PostgreSQL started when DATABASE_URL is not set (default 54359)",
+        default=54379,
+        help="port of the PostgreSQL started when DATABASE_URL is not set (default 54379)",
     )
     options = parser.parse_args()
 

@@ -137,6 +137,9 @@ class Command(BatchedBookingFixCommand):
             if not counts:  # every row was read, so every one is locked
                 return counts
             # History first: once stamped, a booking no longer shows it was missing.
+            # Its entries get ids above the last one now: the events below find them
+            # through the primary key, not by scanning the whole history.
+            last_entry = BookingStatusChange.objects.aggregate(last=models.Max("pk"))["last"]
             now = timezone.now()
             counts[HISTORY] = batch.filter(RESTAMPED).record_restamps(
                 status_at=history_moment(now), source=ChangeSource.COMMAND, now=now
@@ -149,7 +152,10 @@ class Command(BatchedBookingFixCommand):
             needing_repair.update(**repaired)
             bookings_status_changed(
                 BookingStatusChange.objects.filter(
-                    booking__in=batch.values("pk"), source=ChangeSource.COMMAND, recorded_at=now
+                    pk__gt=last_entry or 0,
+                    booking__in=batch.values("pk"),
+                    source=ChangeSource.COMMAND,
+                    recorded_at=now,
                 )
             )
         return counts

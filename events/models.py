@@ -20,6 +20,7 @@ from collections.abc import Collection
 
 from django.conf import settings
 from django.db import models
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThanOrEqual
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -102,19 +103,19 @@ class EventQuerySet(models.QuerySet):
     def after(self, event: "Event") -> "EventQuerySet":
         """The events after `event` in feed order.
 
-        Written as a range that starts at the event's transaction (then leaving out its
-        transaction's events up to it) rather than as an OR of the two cases: the OR
-        cannot start a scan of the (business, transaction_id, id) index there, so a
-        page deep in a long feed read every event before it."""
-        return self.filter(transaction_id__gte=event.transaction_id).exclude(
-            transaction_id=event.transaction_id, id__lte=event.id
+        A row comparison, `(transaction_id, id) > (t, id)`: PostgreSQL starts the scan of
+        the (business, transaction_id, id) index right after the event. An OR of the two
+        cases cannot start a scan there at all, and a range on `transaction_id` alone
+        starts at the event's transaction and filters its earlier events one by one (a
+        page inside a 10,000-event transaction read up to 10,000 index entries)."""
+        return self.filter(
+            TupleGreaterThan(Tuple("transaction_id", "id"), (event.transaction_id, event.id))
         )
 
     def up_to(self, event: "Event") -> "EventQuerySet":
         """The events up to and including `event` in feed order."""
         return self.filter(
-            models.Q(transaction_id__lt=event.transaction_id)
-            | models.Q(transaction_id=event.transaction_id, id__lte=event.id)
+            TupleLessThanOrEqual(Tuple("transaction_id", "id"), (event.transaction_id, event.id))
         )
 
     def of_types(self, types: list[str]) -> "EventQuerySet":

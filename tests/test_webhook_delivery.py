@@ -15,6 +15,7 @@ from django.utils import timezone
 from core.renderers import JSONRenderer
 from events.models import Event
 from tests.conftest import requires_postgresql
+from webhooks import sending
 from webhooks.models import Delivery, WebhookEndpoint, new_secret
 from webhooks.worker import Worker, retry_delay
 
@@ -34,12 +35,17 @@ class Receiver:
     port: int = 0
     answers: list = field(default_factory=lambda: [200])
     received: list[Received] = field(default_factory=list)
+    keep_alive: bool = False  # HTTP/1.1: one connection carries several requests
+    connections: set = field(default_factory=set)
 
     def __post_init__(self):
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if self.keep_alive else "HTTP/1.0"
+
             def do_POST(self):
+                receiver.connections.add(self.client_address)
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 receiver.received.append(Received(self.path, headers, body))
@@ -208,6 +214,22 @@ def test_a_slow_drip_receiver_times_out_within_the_deadline(business, receiver, 
     delivery = Delivery.objects.get()
     assert delivery.status == "pending"
     assert delivery.last_error == "timed out after 1 s"
+
+
+def test_a_reused_connection_is_still_bound_by_the_deadline(settings):
+    settings.WEBHOOK_TIMEOUT = 1
+    receiver = Receiver(answers=[200, ("drip", 10)], keep_alive=True)
+    try:
+        first = sending.post(receiver.url, {}, b"{}")
+        started = time.monotonic()
+        second = sending.post(receiver.url, {}, b"{}")
+    finally:
+        receiver.stop()
+
+    assert first.succeeded
+    assert second.error == "timed out after 1 s"
+    assert time.monotonic() - started < 3
+    assert len(receiver.connections) == 1
 
 
 def test_refused_while_the_receiver_is_down_then_delivered_once_it_is_back(business):

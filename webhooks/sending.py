@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import socket
 import threading
+import time
 
 import requests
 import urllib3
@@ -51,8 +52,7 @@ class _Deadline:
         self.sockets: list[socket.socket] = []
         self.expired = False
         self.lock = threading.Lock()
-        self.timer = threading.Timer(seconds, self.expire)
-        self.timer.daemon = True
+        self.at = time.monotonic() + seconds
 
     def watch(self, sock: socket.socket) -> None:
         with self.lock:
@@ -69,12 +69,49 @@ class _Deadline:
 
     def __enter__(self) -> "_Deadline":
         _Deadline.current.deadline = self
-        self.timer.start()
+        _watchdog.add(self)
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self.timer.cancel()
+        _watchdog.discard(self)
         _Deadline.current.deadline = None
+
+
+class _Watchdog:
+    """One thread expires every attempt's deadline: a timer thread per attempt cost
+    more CPU than the rest of the attempt's bookkeeping."""
+
+    def __init__(self):
+        self.deadlines: set[_Deadline] = set()
+        self.changed = threading.Condition()
+        self.thread: threading.Thread | None = None
+
+    def add(self, deadline: _Deadline) -> None:
+        with self.changed:
+            self.deadlines.add(deadline)
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(
+                    target=self._run, name="webhook-deadlines", daemon=True
+                )
+                self.thread.start()
+            self.changed.notify()
+
+    def discard(self, deadline: _Deadline) -> None:
+        with self.changed:
+            self.deadlines.discard(deadline)
+
+    def _run(self) -> None:
+        with self.changed:
+            while True:
+                now = time.monotonic()
+                for deadline in [d for d in self.deadlines if d.at <= now]:
+                    self.deadlines.discard(deadline)
+                    deadline.expire()
+                nearest = min((d.at for d in self.deadlines), default=None)
+                self.changed.wait(None if nearest is None else nearest - now)
+
+
+_watchdog = _Watchdog()
 
 
 class _WatchedSocket:
@@ -94,11 +131,21 @@ class _WatchedHTTPSConnection(_WatchedSocket, HTTPSConnection):
     pass
 
 
-class _WatchedHTTPPool(HTTPConnectionPool):
+class _WatchedPool:
+    def _get_conn(self, timeout=None):
+        """A pooled connection's socket is the current attempt's to watch, too."""
+        conn = super()._get_conn(timeout)
+        deadline = getattr(_Deadline.current, "deadline", None)
+        if deadline is not None and conn.sock is not None:
+            deadline.watch(conn.sock)
+        return conn
+
+
+class _WatchedHTTPPool(_WatchedPool, HTTPConnectionPool):
     ConnectionCls = _WatchedHTTPConnection
 
 
-class _WatchedHTTPSPool(HTTPSConnectionPool):
+class _WatchedHTTPSPool(_WatchedPool, HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
 
 
@@ -141,6 +188,21 @@ def _session(timeout: float) -> requests.Session:
     return session
 
 
+_sessions = threading.local()
+
+
+def _thread_session(timeout: float) -> requests.Session:
+    """This thread's session, kept while the settings it was made with hold, so that
+    attempts to the same receiver reuse their connection (the URL is still checked
+    before every attempt, and a new connection's address is checked as it opens)."""
+    key = (timeout, settings.WEBHOOK_ALLOW_PRIVATE_HOSTS)
+    if getattr(_sessions, "key", None) != key:
+        if getattr(_sessions, "session", None) is not None:
+            _sessions.session.close()
+        _sessions.session, _sessions.key = _session(timeout), key
+    return _sessions.session
+
+
 def post(url: str, headers: dict, body: bytes) -> Outcome:
     """POST the body, reading at most 64 KiB of the answer, within WEBHOOK_TIMEOUT."""
     try:
@@ -149,7 +211,8 @@ def post(url: str, headers: dict, body: bytes) -> Outcome:
         return Outcome(error=f"URL refused: {refusal.message}")
     timeout = settings.WEBHOOK_TIMEOUT
     try:
-        with _session(timeout) as session, _Deadline(timeout) as deadline:
+        session = _thread_session(timeout)
+        with _Deadline(timeout) as deadline:
             try:
                 response = session.post(url, data=body, headers=headers, stream=True)
                 with response:

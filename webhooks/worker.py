@@ -11,8 +11,10 @@ lease to expire, and the delivery is taken again: delivery is at least once.
 import contextlib
 import datetime as dt
 import logging
+import math
 import random
 import threading
+import time
 from concurrent import futures
 
 from django.conf import settings
@@ -36,6 +38,9 @@ POLL_INTERVAL = 1.0
 # Recording an outcome takes milliseconds; the lease outlives the attempt by this much.
 LEASE_MARGIN = dt.timedelta(seconds=5)
 FAN_OUT_BATCH = 1000
+# While attempts keep the worker busy it fans out at most this often: fanning out before
+# every claim cost the busy worker more queries than the attempts themselves.
+FAN_OUT_WHILE_BUSY = 0.1
 RETRY_JITTER = 0.10
 # SQLite has one writer at a time anyway, and its shared in-memory database (the test
 # database) answers "table is locked" at once rather than after the busy timeout: on
@@ -241,6 +246,7 @@ class Worker:
         self.concurrency = concurrency
         self.stopping = threading.Event()
         self.in_flight: set[futures.Future] = set()
+        self.fanned_out_at = -math.inf
 
     def stop(self, *signal_arguments) -> None:
         self.stopping.set()
@@ -258,6 +264,7 @@ class Worker:
                     claimed = self._cycle(pool, scheduled_by=started if once else None)
                     if claimed is None:  # the database is unreachable
                         self.stopping.wait(POLL_INTERVAL)
+                        self.fanned_out_at = -math.inf
                     elif len(self.in_flight) >= self.concurrency:
                         futures.wait(self.in_flight, POLL_INTERVAL, futures.FIRST_COMPLETED)
                     elif not claimed:
@@ -267,20 +274,24 @@ class Worker:
                                 break
                         else:
                             listener.wait(POLL_INTERVAL)
+                            self.fanned_out_at = -math.inf  # woken: new events, perhaps
             finally:
                 listener.close()
                 futures.wait(self.in_flight)  # finish the attempts in flight
         connection.close()
 
     def _cycle(self, pool, *, scheduled_by: dt.datetime | None) -> int | None:
-        """Fan out (unless --once, which did), then lease what the free threads can take;
-        None when the database
-        is unreachable (the connection is dropped, to be opened afresh next time)."""
+        """Fan out (unless --once, which did, or a busy worker did within
+        FAN_OUT_WHILE_BUSY), then lease what the free threads can take; None when the
+        database is unreachable (the connection is dropped, to be opened afresh next time)."""
         self.in_flight = {future for future in self.in_flight if not future.done()}
         try:
             with _database_turn():
-                if scheduled_by is None:
+                if scheduled_by is None and time.monotonic() >= (
+                    self.fanned_out_at + FAN_OUT_WHILE_BUSY
+                ):
                     fan_out()
+                    self.fanned_out_at = time.monotonic()
                 deliveries = claim(self.concurrency - len(self.in_flight), scheduled_by)
         except DatabaseError as error:
             logger.warning("database unavailable (%s): retrying in %s s", error, POLL_INTERVAL)

@@ -20,6 +20,7 @@ from collections.abc import Collection
 
 from django.conf import settings
 from django.db import models
+
 # Django's row-comparison lookups (built for composite primary keys in 5.2; Django is
 # pinned below 5.3 in pyproject.toml, and the feed's tests run them on both databases).
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThanOrEqual

@@ -364,7 +364,9 @@ class BookingViewSet(
     @idempotent
     def change_status(self, request, pk=None):
         body = ChangeStatusSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        if not body.is_valid():
+            self.get_object()  # a missing booking is a 404 before a bad body is a 400
+            raise ValidationError(body.errors)
         # change_status() reads the row itself, locked and scoped to the caller's
         # business, so a lookup beforehand would only cost a query.
         booking = Booking.reference(pk, request.user.business_id)

@@ -311,3 +311,18 @@ def test_concurrent_patches_with_one_etag_let_exactly_one_through():
     booking.refresh_from_db()
     assert booking.version == 2
     assert Event.objects.filter(type="booking.updated").count() == 1
+
+
+@pytest.mark.django_db
+def test_change_status_of_a_missing_booking_is_a_404_before_its_bad_body_is_a_400(
+    api, other_api, make_booking
+):
+    """SPEC §13: 404 (not in the caller's business), then 400 (the body), then 412."""
+    booking = make_booking()
+
+    missing = api.post("/v2/bookings/999999/change_status", {"status": "nope"})
+    foreign = other_api.post(f"/v2/bookings/{booking.pk}/change_status", {"status": "nope"})
+    own = api.post(f"/v2/bookings/{booking.pk}/change_status", {"status": "nope"})
+
+    assert (missing.status_code, foreign.status_code, own.status_code) == (404, 404, 400)
+    assert "status" in own.json()

@@ -207,9 +207,13 @@ class BookingSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         return booking_json(booking)
 
     def save(self, **kwargs):
-        # A full save would write back the status columns as they were read.
-        raise NotImplementedError(
-            "Bookings are written by Booking.objects.create_booking and Booking.edit."
+        # This serializer validates and renders; it never writes. DRF's ModelSerializer
+        # save() would write every field back as it was read (status columns included,
+        # undoing a concurrent change_status) and bypass the events and the version:
+        # bookings are written by Booking.objects.create_booking and Booking.edit only.
+        raise TypeError(
+            "BookingSerializer does not save: write through Booking.objects.create_booking "
+            "or Booking.edit."
         )
 
     def to_internal_value(self, data):

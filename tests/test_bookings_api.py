@@ -751,3 +751,22 @@ def test_filter_form_classes_are_kept_per_combination_of_filters_up_to_a_bound(m
     # Past the bound, classes are built per request and not kept.
     assert form_class({"guest_count": "1"}) is not form_class({"guest_count": "2"})
     assert len(filters.FORM_CLASSES) == 2
+
+
+@pytest.mark.django_db
+def test_the_booking_serializer_refuses_to_save_so_writes_keep_to_the_write_paths(make_booking):
+    """A ModelSerializer save would write back every column as read (undoing a
+    concurrent change_status) with no event and no version bump."""
+    from bookings.serializers import BookingSerializer
+    from events.models import Event
+
+    booking = make_booking(notes="before")
+    body = BookingSerializer(booking, data={"notes": "after"}, partial=True)
+    assert body.is_valid()
+
+    with pytest.raises(TypeError, match="create_booking or Booking.edit"):
+        body.save()
+
+    booking.refresh_from_db()
+    assert (booking.notes, booking.version) == ("before", 1)
+    assert not Event.objects.exists()

@@ -17,7 +17,7 @@ from core import metrics
 from core.logs import current_request_id
 from core.views import is_api_path
 
-request_logger = logging.getLogger("requests")
+request_logger = logging.getLogger("access")
 
 # A client's X-Request-ID is kept only when it is this (SPEC §13): safe in a log line
 # and a header, and short.
@@ -45,7 +45,7 @@ class RequestIdMiddleware:
 
 
 class RequestLogMiddleware:
-    """Logs each request as one line (logger `requests`, at INFO) and, when
+    """Logs each request as one line (logger `access`, at INFO) and, when
     METRICS_ENABLED, counts it: its URL pattern (not the raw path), method, status,
     duration, and on the API the token's business."""
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def json_lines():
-    """The JSON lines that the `requests`, `django.request` and `webhooks.worker`
+    """The JSON lines that the `access`, `django.request` and `webhooks.worker`
     loggers write while the test runs, parsed back, through the formatter and filter
     settings.LOGGING gives the console handler."""
     stream = io.StringIO()
@@ -30,7 +30,7 @@ def json_lines():
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter())
     loggers = [
-        logging.getLogger(name) for name in ("requests", "django.request", "webhooks.worker")
+        logging.getLogger(name) for name in ("access", "django.request", "webhooks.worker")
     ]
     for logger in loggers:
         logger.addHandler(handler)
@@ -40,7 +40,7 @@ def json_lines():
 
 
 def request_lines(lines: list[dict]) -> list[dict]:
-    return [line for line in lines if line["logger"] == "requests"]
+    return [line for line in lines if line["logger"] == "access"]
 
 
 def test_a_request_is_one_json_line_with_its_pattern_and_business(

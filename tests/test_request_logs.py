@@ -29,9 +29,7 @@ def json_lines():
     handler = logging.StreamHandler(stream)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter())
-    loggers = [
-        logging.getLogger(name) for name in ("access", "django.request", "webhooks.worker")
-    ]
+    loggers = [logging.getLogger(name) for name in ("access", "django.request", "webhooks.worker")]
     for logger in loggers:
         logger.addHandler(handler)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]

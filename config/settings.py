@@ -61,6 +61,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response gets X-Request-ID, and every request its log line.
+    "core.middleware.RequestIdMiddleware",
+    "core.middleware.RequestLogMiddleware",
     "core.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -288,9 +291,34 @@ WEBHOOK_DISABLE_AFTER_DAYS = float(os.environ.get("WEBHOOK_DISABLE_AFTER_DAYS", 
 # PgBouncer in transaction mode LISTEN fails silently: set 0 to poll every second only.
 WEBHOOK_WORKER_LISTEN = env_flag("WEBHOOK_WORKER_LISTEN", True)
 
+# --- Metrics and logs (SPEC §12; docs/operations.md, "Metrics and logs") -----------
+# GET /metrics answers only when METRICS_ENABLED; with METRICS_TOKEN set, only to
+# `Authorization: Bearer <METRICS_TOKEN>`. Under gunicorn, PROMETHEUS_MULTIPROC_DIR (read
+# by prometheus-client itself) sums the workers' counts: see config/gunicorn.py.
+METRICS_ENABLED = env_flag("METRICS_ENABLED")
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Read at each scrape, from the database (core imports no app: named here).
+METRICS_COLLECTORS = ["webhooks.metrics.DeliveryBacklogCollector"]
+# json: one JSON object a line (request id, method, route, status, duration, business);
+# plain: text for a terminal.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("json" if PRODUCTION else "plain")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "core.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "core.logs.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import BusinessView
 from bookings.views import BookingViewSet
+from core.metrics import MetricsView
 from core.routers import OptionalSlashRouter
 from events.views import EventFeedView
 from webhooks.views import WebhookEndpointViewSet
@@ -20,6 +21,7 @@ urlpatterns = [
     path("", include("statuses.urls")),
     re_path(r"^v2/events/?$", EventFeedView.as_view(), name="event-feed"),
     path("", include(router.urls)),
+    re_path(r"^metrics/?$", MetricsView.as_view(), name="metrics"),
 ]
 
 handler400 = "core.views.bad_request"

@@ -141,6 +141,13 @@ def attempt(delivery: Delivery) -> Outcome:
         endpoint.pk,
         delivery.attempts,
         "succeeded" if outcome.succeeded else outcome.error,
+        extra={
+            "delivery_id": delivery.pk,
+            "event_id": event.public_id,
+            "endpoint_id": endpoint.pk,
+            "attempt": delivery.attempts,
+            "succeeded": outcome.succeeded,
+        },
     )
     with _database_turn():
         record(delivery, outcome)
@@ -199,7 +206,12 @@ def _attempt_in_thread(delivery: Delivery) -> None:
         attempt(delivery)
     except Exception:
         # The lease expires and the delivery is taken again; the worker carries on.
-        logger.exception("delivery %s: the attempt's outcome was not recorded", delivery.pk)
+        logger.exception(
+            "delivery %s of %s: the attempt's outcome was not recorded",
+            delivery.pk,
+            delivery.event_public_id,
+            extra={"delivery_id": delivery.pk, "event_id": delivery.event_public_id},
+        )
     finally:
         connection.close()  # this thread's own connection
 

@@ -34,6 +34,10 @@ already installed):
 7. Prints a Markdown table and writes it to bench/results/http-<UTC timestamp>.md
    (beside it, http-<UTC timestamp>/ holds the raw wrk output and the server logs).
    gunicorn and PostgreSQL are stopped whatever happens.
+8. With `--metrics` (issue 19), two more Django servers run beside the first, measured in
+   the same rounds: one with /metrics on (METRICS_ENABLED=1, PROMETHEUS_MULTIPROC_DIR,
+   `--config config/gunicorn.py`), one without the request log (DJANGO_LOG_LEVEL=WARNING);
+   the report compares them with Django as always (request log on, metrics off).
 
 Endpoints: POST /v2/bookings/{id}/change_status, GET /v2/bookings/{id},
 GET /v2/bookings?status=tentative (one page), GET /status (a forked list and the
@@ -121,6 +125,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="also measure change_status with N webhook endpoints subscribed for the "
         "token's business (issue 15: within 5%% of none)",
+    )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also serve Django with /metrics on (METRICS_ENABLED=1, PROMETHEUS_MULTIPROC_DIR, "
+        "config/gunicorn.py) and Django without the request log, to measure both "
+        "(issue 19: change_status within 5%% of Django without metrics)",
     )
     args = parser.parse_args(argv)
     defaults = (
@@ -877,6 +888,36 @@ def scaling_table(
     return lines
 
 
+# With --metrics (issue 19): Django with /metrics on (and the request log, as the
+# production default), and Django without the request log (DJANGO_LOG_LEVEL=WARNING),
+# beside Django as always (the request log on, metrics off).
+METRICS_ON = "django+metrics"
+REQUEST_LOG_OFF = "django-no-request-log"
+
+
+def observability_table(
+    results: dict[str, dict[str, dict]], endpoints: list[Endpoint]
+) -> list[str]:
+    lines = [
+        "| endpoint | server | req/s | p50 | p99 | app CPU/req | req/s ratio to Django "
+        "(metrics off, request log on) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for endpoint in endpoints:
+        measured = results.get(endpoint.name, {})
+        if METRICS_ON not in measured:
+            continue
+        django = measured["django"]
+        for name in (REQUEST_LOG_OFF, "django", METRICS_ON):
+            server = measured[name]
+            lines.append(
+                f"| {endpoint.label} | {name} | {server['rps']:,.0f} | {server['p50']:.2f} ms "
+                f"| {server['p99']:.2f} ms | {server['app_cpu']:.2f} ms "
+                f"| {ratio(server['rps'], django['rps'])} |"
+            )
+    return lines
+
+
 def goals(
     results: dict[str, dict[str, dict]],
     queries: dict[str, dict],
@@ -930,6 +971,13 @@ def goals(
         lines.append(
             f"- `change_status` req/s with webhook endpoints subscribed within 5% of none "
             f"(issue 15): {got:.2f}× — {mark(got >= 0.95)}"
+        )
+    if METRICS_ON in results.get("change_status", {}):
+        measured = results["change_status"]
+        got = measured[METRICS_ON]["rps"] / measured["django"]["rps"]
+        lines.append(
+            f"- `change_status` req/s with metrics on within 5% of off (issue 19): "
+            f"{got:.2f}× — {mark(got >= 0.95)}"
         )
     for name in ("booking_detail", "booking_list"):
         if name in small and name in results:
@@ -994,6 +1042,18 @@ def report(
             "",
             "Both databases give the token's business about the same number of bookings; "
             "only the tables differ in size. Ratio = big / small (1.00× = no growth).",
+            "",
+        ]
+    if args.metrics:
+        lines += [
+            "## Metrics and the request log (issue 19)",
+            "",
+            *observability_table(results, endpoints),
+            "",
+            f"`django`: production settings, so the JSON request log on (to the server's log "
+            f"file) and metrics off. `{METRICS_ON}`: the same with METRICS_ENABLED=1 in "
+            f"prometheus-client's multiprocess mode (config/gunicorn.py). `{REQUEST_LOG_OFF}`: "
+            f"metrics off and DJANGO_LOG_LEVEL=WARNING, so no request log line.",
             "",
         ]
     lines += ["## Goals (issue 6)", "", *goals(results, queries, small), ""]
@@ -1097,6 +1157,31 @@ def main() -> int:
                     run_dir / "floor.log",
                 )
             )
+            if args.metrics:
+                servers.append(
+                    Server(
+                        METRICS_ON,
+                        [*gunicorn("config.wsgi", args.django_port + 2, args.workers, ROOT)]
+                        + ["--config", "config/gunicorn.py"],
+                        {
+                            **django_env(url),
+                            "METRICS_ENABLED": "1",
+                            # Emptied by config/gunicorn.py at each start.
+                            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
+                        },
+                        args.django_port + 2,
+                        run_dir / "django-metrics.log",
+                    )
+                )
+                servers.append(
+                    Server(
+                        REQUEST_LOG_OFF,
+                        gunicorn("config.wsgi", args.django_port + 3, args.workers, ROOT),
+                        {**django_env(url), "DJANGO_LOG_LEVEL": "WARNING"},
+                        args.django_port + 3,
+                        run_dir / "django-no-request-log.log",
+                    )
+                )
             for server in servers:
                 server.start(context["keys"]["bookings"])
             return {server.name: server for server in servers}

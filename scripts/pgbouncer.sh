@@ -37,18 +37,16 @@ auth_file = $dir/userlist.txt
 pool_mode = transaction
 max_client_conn = 1000
 default_pool_size = 40
-max_prepared_statements = 0
 logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 INI
-    # 1.18 does not know max_prepared_statements (1.21+): drop the line it would refuse.
-    if ! pgbouncer --version | grep -Eq 'PgBouncer 1\.(2[1-9]|[3-9][0-9])'; then
-      sed -i '/^max_prepared_statements/d' "$dir/pgbouncer.ini"
-    fi
     echo '"postgres" ""' >"$dir/userlist.txt"
     [ "$(id -u)" = 0 ] && chown -R postgres: "$dir"
     if [ -f "$dir/pgbouncer.pid" ] && kill -0 "$(cat "$dir/pgbouncer.pid")" 2>/dev/null; then
       echo "PgBouncer in $dir is already running" >&2
+    elif (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "PgBouncer does not listen on 127.0.0.1:$port: the port is taken" >&2
+      exit 1
     else
       rm -f "$dir/pgbouncer.log"
       as_postgres pgbouncer -d -q "$dir/pgbouncer.ini"

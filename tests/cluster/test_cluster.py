@@ -99,7 +99,12 @@ def test_the_failed_token_throttle_counts_across_both_app_servers(cluster):
     assert answers == [401] * allowed + [429, 429]
 
 
+def worker_pids(cluster) -> list[int]:
+    return [int(Path(cluster.directory, f"worker{n}.pid").read_text()) for n in (1, 2)]
+
+
 def test_each_delivery_is_made_once_by_the_two_workers(cluster, tenant):
+    assert all(process_exists(pid) for pid in worker_pids(cluster))
     receiver = Receiver()
     try:
         created = tenant.post(
@@ -119,6 +124,7 @@ def test_each_delivery_is_made_once_by_the_two_workers(cluster, tenant):
         assert sorted(event["data"]["booking"]["id"] for event in delivered) == sorted(
             booking["id"] for booking in bookings
         )
+        assert all(process_exists(pid) for pid in worker_pids(cluster))
     finally:
         receiver.stop()
 

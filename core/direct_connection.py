@@ -1,7 +1,7 @@
 """The database reached without a transaction-mode pooler in between (PgBouncer), for
-the work that needs one server session throughout: migrations (session settings,
-advisory locks, non-atomic migrations spanning several transactions) and LISTEN, whose
-notifications go to the session that listened.
+the work that needs one server session throughout: migrations (a `SET lock_timeout`,
+non-atomic migrations spanning several transactions) and LISTEN, whose notifications go
+to the session that listened.
 
 `settings.DATABASE_DIRECT` (from DATABASE_DIRECT_URL) gives the host, port, user and
 password; the database's name stays the connection's own, so that the test runner's
@@ -17,8 +17,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 def direct_settings(connection: BaseDatabaseWrapper) -> dict:
-    """The connection's settings with the direct address, and no pool: a pool shared by
-    a process's requests would hand the session back after each one."""
+    """The connection's settings with the direct address, and no pool: Django keeps one
+    pool per alias, opened on the usual address."""
     options = {
         name: value for name, value in connection.settings_dict["OPTIONS"].items() if name != "pool"
     }

@@ -61,6 +61,8 @@ start() {
   scripts/postgres.sh start "$dir/primary" "$primary" >/dev/null
   local bindir
   bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  # The standby is cloned afresh at every start (a stopped cluster's primary is reused).
+  rm -rf "${dir:?}/standby"
   mkdir -p "$dir/standby"
   chmod 700 "$dir/standby"
   [ "$(id -u)" = 0 ] && chown postgres: "$dir/standby"

@@ -119,6 +119,9 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
     _database["ENGINE"] = "config.postgresql"
     _database["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
     _database["CONN_HEALTH_CHECKS"] = False
+    # Behind PgBouncer in transaction mode a cursor cannot outlive its transaction:
+    # set DISABLE_SERVER_SIDE_CURSORS=1 there, and .iterator() reads in chunks instead.
+    _database["DISABLE_SERVER_SIDE_CURSORS"] = env_flag("DISABLE_SERVER_SIDE_CURSORS")
     _prepare_threshold = os.environ.get("DB_PREPARE_THRESHOLD", "5")
     _database["OPTIONS"] = {
         # While the database is down, a request waits at most this long for a
@@ -145,6 +148,14 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
         },
     }
 DATABASES = {"default": _database}
+# The same database reached without PgBouncer: `migrate` and the webhook worker's LISTEN
+# use its host, port, user and password (core/direct_connection.py). Empty: DATABASE_URL.
+_direct_url = os.environ.get("DATABASE_DIRECT_URL", "")
+DATABASE_DIRECT = (
+    {key: dj_database_url.parse(_direct_url)[key] for key in ("HOST", "PORT", "USER", "PASSWORD")}
+    if _direct_url
+    else {}
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -289,6 +300,7 @@ WEBHOOK_RETRY_SCHEDULE = [
 WEBHOOK_DISABLE_AFTER_DAYS = float(os.environ.get("WEBHOOK_DISABLE_AFTER_DAYS", "5"))
 # The worker LISTENs for new events on a direct PostgreSQL connection; behind
 # PgBouncer in transaction mode LISTEN fails silently: set 0 to poll every second only.
+# With DATABASE_DIRECT_URL set the worker LISTENs there, past PgBouncer.
 WEBHOOK_WORKER_LISTEN = env_flag("WEBHOOK_WORKER_LISTEN", True)
 
 # --- Metrics and logs (SPEC §12; docs/operations.md, "Metrics and logs") -----------

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import BusinessView
 from bookings.views import BookingViewSet
+from core.health import LivenessView, ReadinessView
 from core.metrics import MetricsView
 from core.routers import OptionalSlashRouter
 from events.views import EventFeedView
@@ -15,6 +16,8 @@ router.register("v2/webhook_endpoints", WebhookEndpointViewSet, basename="webhoo
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", LivenessView.as_view(), name="healthz"),
+    path("readyz", ReadinessView.as_view(), name="readyz"),
     re_path(r"^v2/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^v2/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^v2/business/?$", BusinessView.as_view(), name="business"),

@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from django.views import defaults
 from rest_framework.exceptions import ValidationError
 
-API_PREFIXES = ("/v2/", "/status")
+API_PREFIXES = ("/v2/", "/status", "/healthz", "/readyz")
 
 
 def is_api_path(path: str) -> bool:

@@ -4,13 +4,14 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 
+from core.direct_connection import direct_connection_params
 from events.models import Event, EventType
 from tests.conftest import requires_postgresql
 from webhooks.worker import NOTIFY_CHANNEL
 
 
 def listener() -> psycopg.Connection:
-    listening = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+    listening = psycopg.connect(**direct_connection_params(connection), autocommit=True)
     listening.execute(f"LISTEN {NOTIFY_CHANNEL}")
     return listening
 

@@ -93,3 +93,24 @@ def test_the_proxy_count_is_zero_unless_api_num_proxies_names_one():
 
     assert setting(num_proxies) == "0"
     assert setting(num_proxies, API_NUM_PROXIES="2") == "2"
+
+
+def test_pgbouncer_settings_come_from_the_environment():
+    postgresql = {
+        "DATABASE_URL": "postgres://app@127.0.0.1:6432/booking_status",
+        "DISABLE_SERVER_SIDE_CURSORS": "",
+        "DB_PREPARE_THRESHOLD": "5",
+        "DATABASE_DIRECT_URL": "",
+    }
+    cursors = "DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS']"
+    prepare = "DATABASES['default']['OPTIONS']['prepare_threshold']"
+    direct_url = "postgres://owner:secret@127.0.0.1:5432/booking_status"
+
+    assert setting(cursors, **postgresql) == "False"
+    assert setting(cursors, **{**postgresql, "DISABLE_SERVER_SIDE_CURSORS": "1"}) == "True"
+    assert setting(prepare, **postgresql) == "5"
+    assert setting(prepare, **{**postgresql, "DB_PREPARE_THRESHOLD": ""}) == "None"
+    assert setting("DATABASE_DIRECT", **postgresql) == "{}"
+    assert setting("DATABASE_DIRECT", **{**postgresql, "DATABASE_DIRECT_URL": direct_url}) == str(
+        {"HOST": "127.0.0.1", "PORT": 5432, "USER": "owner", "PASSWORD": "secret"}
+    )

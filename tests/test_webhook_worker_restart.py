@@ -47,7 +47,8 @@ def manage(url: str, *arguments: str) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *arguments],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url},
+        # This test's own server, directly: not the run's DATABASE_DIRECT_URL, if any.
+        env={**os.environ, "DATABASE_URL": url, "DATABASE_DIRECT_URL": ""},
         capture_output=True,
         text=True,
         timeout=60,
@@ -94,6 +95,7 @@ def test_the_worker_delivers_after_a_postgresql_restart_without_being_restarted(
         env={
             **os.environ,
             "DATABASE_URL": url,
+            "DATABASE_DIRECT_URL": "",
             "WEBHOOK_ALLOW_PRIVATE_HOSTS": "1",
             "WEBHOOK_ALLOW_HTTP": "1",
             "WEBHOOK_TIMEOUT": "2",

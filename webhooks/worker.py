@@ -22,6 +22,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.direct_connection import direct_connection_params
 from core.renderers import JSONRenderer
 from events.models import Event
 from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
@@ -217,8 +218,10 @@ def _attempt_in_thread(delivery: Delivery) -> None:
 
 
 class _Listener:
-    """Waits for a NOTIFY on a direct PostgreSQL connection, at most `seconds`; where
-    there is none (SQLite, WEBHOOK_WORKER_LISTEN=0, a failed LISTEN), just waits."""
+    """Waits for a NOTIFY on a direct PostgreSQL connection (to DATABASE_DIRECT_URL's
+    address when set: through PgBouncer's transaction mode a LISTEN hears nothing), at
+    most `seconds`; where there is none (SQLite, WEBHOOK_WORKER_LISTEN=0, a failed
+    LISTEN), just waits."""
 
     def __init__(self, stopping: threading.Event):
         self.stopping = stopping
@@ -233,9 +236,9 @@ class _Listener:
 
         try:
             if self.connection is None:
-                params = connection.get_connection_params()
-                params.pop("cursor_factory", None)
-                self.connection = psycopg.connect(**params, autocommit=True)
+                self.connection = psycopg.connect(
+                    **direct_connection_params(connection), autocommit=True
+                )
                 self.connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
             for _ in self.connection.notifies(timeout=seconds, stop_after=1):
                 pass

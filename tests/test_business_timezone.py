@@ -446,7 +446,8 @@ def test_a_data_fix_reads_a_range_once_whatever_the_zones(mixed_zone_bookings, c
 
     def bookings_statements(queries, verb: str) -> int:
         return sum(
-            query["sql"].startswith(verb) and 'FROM "bookings_booking"' in query["sql"]
+            query["sql"].startswith(verb)
+            and 'FROM "bookings_booking"' in query["sql"]
             or query["sql"].startswith(f'{verb} "bookings_booking"')
             for query in queries
         )

@@ -144,18 +144,24 @@ def compile_each(function: models.Func, compiler) -> tuple[list[str], tuple]:
     return sqls, tuple(params)
 
 
-class LocalDate(models.Func):
+class ZonedFunc(models.Func):
+    """A function of a value and a zone: one zone (a tzinfo), or each row's (an
+    expression such as JOINED_BUSINESS_ZONE)."""
+
+    arity = 2
+
+    def __init__(self, value: str | models.Expression, zone: "dt.tzinfo | models.Expression"):
+        super().__init__(value, zone_expression(zone))
+
+
+class LocalDate(ZonedFunc):
     """`status_date_of` in SQL: the date of the datetime `moment` in `zone`, one zone
     (a tzinfo) or each row's (an expression such as JOINED_BUSINESS_ZONE). What
     TruncDate(tzinfo=...) writes, with the zone an expression: PostgreSQL's AT TIME
     ZONE, and on SQLite, which knows no zones, the Python function Django registers
     for TruncDate."""
 
-    arity = 2
     output_field = models.DateField()
-
-    def __init__(self, moment: str | models.Expression, zone: "dt.tzinfo | models.Expression"):
-        super().__init__(moment, zone_expression(zone))
 
     def as_sql(self, compiler, connection, **extra_context):
         (moment_sql, zone_sql), params = compile_each(self, compiler)
@@ -167,7 +173,7 @@ class LocalDate(models.Func):
         return sql, (*params, connection.timezone_name)
 
 
-class StartOfStatusDate(models.Func):
+class StartOfStatusDate(ZonedFunc):
     """`start_of_status_date` in SQL, for a date column: the first instant of the day
     in `zone`, one zone (a tzinfo) or each row's (an expression such as
     SELECTED_BUSINESS_ZONE), for the data fixes' set-based updates.
@@ -178,11 +184,7 @@ class StartOfStatusDate(models.Func):
     TIME ZONE reads a local time skipped by a DST change with the offset before the
     change, as `fold=0` does; SQLite, which knows no zones, calls Python."""
 
-    arity = 2
     output_field = models.DateTimeField()
-
-    def __init__(self, date: str | models.Expression, zone: "dt.tzinfo | models.Expression"):
-        super().__init__(date, zone_expression(zone))
 
     def as_sql(self, compiler, connection, **extra_context):
         (date_sql, zone_sql), params = compile_each(self, compiler)

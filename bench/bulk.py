@@ -122,8 +122,9 @@ SQL_LOCK = f"""
 SQL_ZONE = "SELECT timezone FROM accounts_business WHERE id = %s"
 SQL_HISTORY = """
     INSERT INTO bookings_bookingstatuschange
-        (booking_id, from_status, to_status, status_at, recorded_at, changed_by, source)
-    SELECT booking_id, from_status, %s, %s, %s, %s, 'api'
+        (booking_id, business_id, from_status, to_status, status_at, recorded_at, changed_by,
+         source)
+    SELECT booking_id, %s, from_status, %s, %s, %s, %s, 'api'
     FROM unnest(%s::bigint[], %s::text[]) AS t(booking_id, from_status)
     ORDER BY booking_id
     RETURNING id
@@ -153,7 +154,7 @@ def floor_change(conn: psycopg.Connection, business: int, ids: list[int], status
         previous = [booking["status"] for booking in bookings]
         cursor.execute(
             SQL_HISTORY,
-            (status, moment, now, "bench", [b["id"] for b in bookings], previous),
+            (business, status, moment, now, "bench", [b["id"] for b in bookings], previous),
         )
         change_ids = [row[0] for row in cursor.fetchall()]
         events = []

@@ -140,7 +140,7 @@ SQL_FLOORS = {
         # entry and a booking.status_changed per entry, as the repair left the booking.
         f"""
         WITH targets AS MATERIALIZED (
-          SELECT b.id, b.status, r.restamped,
+          SELECT b.id, b.business_id, b.status, r.restamped,
             {", ".join(f"b.{s}_at AS old_{s}_at, b.{s}_date AS old_{s}_date" for s in STATUSES)},
             {", ".join(f"n.{s}_at, d.{s}_date" for s in STATUSES)}
           FROM bookings_booking b
@@ -183,8 +183,9 @@ SQL_FLOORS = {
           RETURNING b.*
         ), history AS (
           INSERT INTO bookings_bookingstatuschange
-            (booking_id, from_status, to_status, status_at, recorded_at, changed_by, source)
-          SELECT t.id, t.status, t.status,
+            (booking_id, business_id, from_status, to_status, status_at, recorded_at,
+             changed_by, source)
+          SELECT t.id, t.business_id, t.status, t.status,
             COALESCE(CASE t.status {" ".join(f"WHEN '{s}' THEN t.{s}_at" for s in STATUSES)} END,
                      now()),
             now(), NULL, 'command'
@@ -232,7 +233,7 @@ CHECKSUMS = [
     FROM bookings_booking
     """,
     """
-    SELECT md5(string_agg(concat_ws('|', booking_id, from_status, to_status,
+    SELECT md5(string_agg(concat_ws('|', booking_id, business_id, from_status, to_status,
                                     -- a lead has no moment: its repair entry is stamped "now"
                                     CASE WHEN source = 'command' AND to_status = 'lead'
                                          THEN NULL ELSE status_at END,

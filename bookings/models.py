@@ -110,9 +110,73 @@ def start_of_status_date(date: dt.date, zone: dt.tzinfo = dt.UTC) -> dt.datetime
     return start
 
 
-class StartOfStatusDate(models.Func):
-    """`start_of_status_date` in SQL, for a date column and one zone: the first
-    instant of the day in `zone`, for the data fixes' set-based updates.
+# Each booking's business's zone, in SQL, for the set-based data fixes: one pass
+# over a pk range serves bookings of every zone (SPEC §9). A statement's filters
+# join accounts_business (a hash join over a small table); an UPDATE may not join,
+# so the new values it sets read the zone by a sub-select, which PostgreSQL runs
+# only for the rows changed.
+JOINED_BUSINESS_ZONE = models.F("business__timezone")
+SELECTED_BUSINESS_ZONE = models.Subquery(
+    Business.objects.filter(pk=models.OuterRef("business_id")).values("timezone")[:1],
+    output_field=models.CharField(),
+)
+
+
+def zone_expression(zone: "dt.tzinfo | models.Expression") -> models.Expression:
+    """`zone` as SQL: one zone (a tzinfo) as its name, an expression (a row's zone,
+    e.g. JOINED_BUSINESS_ZONE) as it is."""
+    if isinstance(zone, dt.tzinfo):
+        return models.Value(str(zone), output_field=models.CharField())  # "UTC", or the key
+    return zone
+
+
+def is_utc(zone: models.Expression) -> bool:
+    return isinstance(zone, models.Value) and zone.value == "UTC"
+
+
+def compile_each(function: models.Func, compiler) -> tuple[list[str], tuple]:
+    """The SQL of each of `function`'s arguments, and their parameters in order."""
+    sqls, params = [], []
+    for expression in function.get_source_expressions():
+        sql, expression_params = compiler.compile(expression)
+        sqls.append(sql)
+        params.extend(expression_params)
+    return sqls, tuple(params)
+
+
+class ZonedFunc(models.Func):
+    """A function of a value and a zone: one zone (a tzinfo), or each row's (an
+    expression such as JOINED_BUSINESS_ZONE)."""
+
+    arity = 2
+
+    def __init__(self, value: str | models.Expression, zone: "dt.tzinfo | models.Expression"):
+        super().__init__(value, zone_expression(zone))
+
+
+class LocalDate(ZonedFunc):
+    """`status_date_of` in SQL: the date of the datetime `moment` in `zone`, one zone
+    (a tzinfo) or each row's (an expression such as JOINED_BUSINESS_ZONE). What
+    TruncDate(tzinfo=...) writes, with the zone an expression: PostgreSQL's AT TIME
+    ZONE, and on SQLite, which knows no zones, the Python function Django registers
+    for TruncDate."""
+
+    output_field = models.DateField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        (moment_sql, zone_sql), params = compile_each(self, compiler)
+        return f"(({moment_sql}) AT TIME ZONE {zone_sql})::date", params
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        (moment_sql, zone_sql), params = compile_each(self, compiler)
+        sql = f"django_datetime_cast_date({moment_sql}, {zone_sql}, %s)"
+        return sql, (*params, connection.timezone_name)
+
+
+class StartOfStatusDate(ZonedFunc):
+    """`start_of_status_date` in SQL, for a date column: the first instant of the day
+    in `zone`, one zone (a tzinfo) or each row's (an expression such as
+    SELECTED_BUSINESS_ZONE), for the data fixes' set-based updates.
 
     Spelled per database so that the stored value is exactly what Django writes for
     that datetime (on SQLite a plain CAST would store '2025-01-10 00:00:00.000',
@@ -120,43 +184,23 @@ class StartOfStatusDate(models.Func):
     TIME ZONE reads a local time skipped by a DST change with the offset before the
     change, as `fold=0` does; SQLite, which knows no zones, calls Python."""
 
-    arity = 1
     output_field = models.DateTimeField()
 
-    def __init__(self, date: str | models.Expression, zone: dt.tzinfo):
-        super().__init__(date)
-        self.zone_name = str(zone)  # "UTC", or the ZoneInfo's key
-
     def as_sql(self, compiler, connection, **extra_context):
-        return super().as_sql(
-            compiler, connection, template="CAST(%(expressions)s AS TIMESTAMP)", **extra_context
-        )
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        sql, params = super().as_sql(
-            compiler,
-            connection,
-            template="((%(expressions)s)::timestamp AT TIME ZONE %%s)",
-            **extra_context,
-        )
-        return sql, (*params, self.zone_name)
+        (date_sql, zone_sql), params = compile_each(self, compiler)
+        return f"(({date_sql})::timestamp AT TIME ZONE {zone_sql})", params
 
     def as_sqlite(self, compiler, connection, **extra_context):
-        if self.zone_name == "UTC":
-            return super().as_sql(
-                compiler, connection, template="datetime(%(expressions)s)", **extra_context
-            )
+        date, zone = self.get_source_expressions()
+        if is_utc(zone):
+            date_sql, date_params = compiler.compile(date)
+            return f"datetime({date_sql})", date_params
+        (date_sql, zone_sql), params = compile_each(self, compiler)
         connection.ensure_connection()
         connection.connection.create_function(
             "bookings_start_of_status_date", 2, sqlite_start_of_status_date, deterministic=True
         )
-        sql, params = super().as_sql(
-            compiler,
-            connection,
-            template="bookings_start_of_status_date(%(expressions)s, %%s)",
-            **extra_context,
-        )
-        return sql, (*params, self.zone_name)
+        return f"bookings_start_of_status_date({date_sql}, {zone_sql})", params
 
 
 def sqlite_start_of_status_date(date: str | None, zone_name: str) -> str | None:
@@ -242,10 +286,6 @@ class BookingQuerySet(models.QuerySet):
     def for_business(self, business_id: int) -> "BookingQuerySet":
         return self.filter(business_id=business_id)
 
-    def in_time_zone(self, name: str) -> "BookingQuerySet":
-        """The bookings of the businesses on the zone `name`."""
-        return self.filter(business_id__in=Business.objects.filter(timezone=name).values("pk"))
-
     def realign_status_dates(self, zone: dt.tzinfo) -> list[int]:
         """Make every `<status>_date` of these bookings the date of its `<status>_at`
         in `zone`: what a zone change does to its business's bookings
@@ -268,17 +308,21 @@ class BookingQuerySet(models.QuerySet):
         return changed
 
     @staticmethod
-    def misaligned_date_rule(status: str, zone: dt.tzinfo) -> models.Q:
+    def misaligned_date_rule(
+        status: str, zone: "dt.tzinfo | models.Expression" = JOINED_BUSINESS_ZONE
+    ) -> models.Q:
         """`<status>_at` is set and `<status>_date` is not its date in `zone`, the
-        business's time zone (or is null)."""
+        business's time zone (or is null). `zone` is one zone (a tzinfo: a zone
+        change's), or by default each booking's business's, joined."""
         moment, date = f"{status}_at", f"{status}_date"
         return models.Q(**{f"{moment}__isnull": False}) & (
-            models.Q(**{f"{date}__isnull": True})
-            | ~models.Q(**{date: models.functions.TruncDate(moment, tzinfo=zone)})
+            models.Q(**{f"{date}__isnull": True}) | ~models.Q(**{date: LocalDate(moment, zone)})
         )
 
     @classmethod
-    def any_misaligned_date_rule(cls, zone: dt.tzinfo) -> models.Q:
+    def any_misaligned_date_rule(
+        cls, zone: "dt.tzinfo | models.Expression" = JOINED_BUSINESS_ZONE
+    ) -> models.Q:
         rules = [cls.misaligned_date_rule(status, zone) for status in STAMPED_STATUSES]
         return rules[0] | rules[1] | rules[2]
 
@@ -288,7 +332,7 @@ class BookingQuerySet(models.QuerySet):
         `zone`, and keeping a date whose moment is null."""
         return {
             f"{status}_date": models.functions.Coalesce(
-                models.functions.TruncDate(f"{status}_at", tzinfo=zone), f"{status}_date"
+                LocalDate(f"{status}_at", zone), f"{status}_date"
             )
             for status in STAMPED_STATUSES
         }
@@ -339,9 +383,11 @@ class BookingQuerySet(models.QuerySet):
         return self.filter(self.stray_lost_dates_rule())
 
     @classmethod
-    def mismatched_date_rule(cls, status: str, zone: dt.tzinfo = dt.UTC) -> models.Q:
-        """`<status>_at` is set and `<status>_date` is not its date in `zone`, the
-        business's time zone (or is null).
+    def mismatched_date_rule(
+        cls, status: str, zone: "dt.tzinfo | models.Expression" = JOINED_BUSINESS_ZONE
+    ) -> models.Q:
+        """`<status>_at` is set and `<status>_date` is not its date in the business's
+        time zone (`zone`, by default each booking's business's), or is null.
 
         Lost dates are judged on lost bookings only: on any other booking they are
         stray (see `stray_lost_dates_rule`) and get cleared, not corrected."""
@@ -351,11 +397,15 @@ class BookingQuerySet(models.QuerySet):
         return rule
 
     @classmethod
-    def any_mismatched_date_rule(cls, zone: dt.tzinfo = dt.UTC) -> models.Q:
+    def any_mismatched_date_rule(
+        cls, zone: "dt.tzinfo | models.Expression" = JOINED_BUSINESS_ZONE
+    ) -> models.Q:
         rules = [cls.mismatched_date_rule(status, zone) for status in STAMPED_STATUSES]
         return rules[0] | rules[1] | rules[2]
 
-    def with_mismatched_status_dates(self, zone: dt.tzinfo = dt.UTC) -> "BookingQuerySet":
+    def with_mismatched_status_dates(
+        self, zone: "dt.tzinfo | models.Expression" = JOINED_BUSINESS_ZONE
+    ) -> "BookingQuerySet":
         return self.filter(self.any_mismatched_date_rule(zone))
 
     @staticmethod
@@ -373,9 +423,11 @@ class BookingQuerySet(models.QuerySet):
     def missing_own_status_date(self) -> "BookingQuerySet":
         return self.filter(self.missing_own_date_rule())
 
-    def needing_repair(self, zone: dt.tzinfo = dt.UTC) -> "BookingQuerySet":
-        """Bookings (of businesses in `zone`) that break any rule
-        repair_booking_status_dates fixes."""
+    def needing_repair(
+        self, zone: "dt.tzinfo | models.Expression" = JOINED_BUSINESS_ZONE
+    ) -> "BookingQuerySet":
+        """Bookings that break any rule repair_booking_status_dates fixes, their dates
+        judged in `zone` (by default each booking's business's)."""
         return self.filter(
             self.stray_lost_dates_rule()
             | self.any_mismatched_date_rule(zone)
@@ -397,9 +449,12 @@ class BookingQuerySet(models.QuerySet):
         )
 
     @classmethod
-    def repaired_dates(cls, zone: dt.tzinfo) -> dict[str, models.Expression]:
+    def repaired_dates(
+        cls, zone: "dt.tzinfo | models.Expression" = SELECTED_BUSINESS_ZONE
+    ) -> dict[str, models.Expression]:
         """An update() making what repair_booking_status_dates makes of a booking that
-        needs a repair (of a business on `zone`), in one pass: the current status's
+        needs a repair (its dates in `zone`, by default each booking's business's, read
+        by a sub-select as an UPDATE needs), in one pass: the current status's
         missing `_at`/`_date` stamped with `restamp_moment`, stray lost dates cleared,
         then every `<status>_date` the local date of its `<status>_at` (a date whose
         moment is null is kept). On a booking needing no repair it changes nothing."""
@@ -418,7 +473,7 @@ class BookingQuerySet(models.QuerySet):
                 output_field=models.DateTimeField(),
             )
             values[date] = models.functions.Coalesce(
-                models.functions.TruncDate(values[moment], tzinfo=zone),
+                LocalDate(values[moment], zone),
                 models.Case(*cleared, default=models.F(date), output_field=models.DateField()),
             )
         return values
@@ -427,14 +482,15 @@ class BookingQuerySet(models.QuerySet):
         self, *, status_at: models.Expression, source: str, now: dt.datetime | None = None
     ) -> int:
         """The bulk counterpart of BookingStatusChange.record for data fixes: one
-        history entry per booking of this queryset, recording a re-stamp of its
-        current status (from_status = to_status = status, changed_by null) at
+        history entry per booking of this queryset (with its business), recording a
+        re-stamp of its current status (from_status = to_status = status, changed_by null) at
         `status_at`, an expression over the booking, recorded `now`.
 
         Written by one INSERT ... SELECT, so no booking is loaded. Returns how many
         entries were written."""
         entries = self.order_by("pk").values_list(
             "pk",
+            "business_id",
             "status",
             models.F("status"),
             status_at,
@@ -771,6 +827,13 @@ class BookingStatusChange(models.Model):
     """One status change of a booking, in the order it was recorded."""
 
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="status_changes")
+    # The booking's business, copied on every write (a booking never changes business):
+    # the history can then be distributed by business with its bookings (issue 19,
+    # Citus) and read per business without a join. PROTECT, as Booking's. Indexed by
+    # the composite index below, which leads with it.
+    business = models.ForeignKey(
+        "accounts.Business", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     from_status = models.CharField(max_length=16, choices=BookingStatus.choices)
     to_status = models.CharField(max_length=16, choices=BookingStatus.choices)
     status_at = models.DateTimeField(help_text="The moment the status took effect.")
@@ -782,7 +845,10 @@ class BookingStatusChange(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["booking", "id"], name="status_change_booking_id")]
+        indexes = [
+            models.Index(fields=["booking", "id"], name="status_change_booking_id"),
+            models.Index(fields=["business", "booking", "id"], name="status_change_business"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status} at {self.status_at:%Y-%m-%d %H:%M:%S}Z"
@@ -803,6 +869,7 @@ class BookingStatusChange(models.Model):
         BookingQuerySet.record_restamps, with the same fields."""
         return cls(
             booking=booking,
+            business_id=booking.business_id,
             from_status=from_status,
             to_status=to_status,
             status_at=status_at,

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Business, User
 from bookings.models import Booking, BookingStatusChange
@@ -431,6 +432,29 @@ def test_backfill_uses_each_bookings_local_midnight(mixed_zone_bookings):
         SYDNEY: utc(2025, 1, 9, 13),
     }
     assert "Nothing to backfill" in run("backfill_status_datetimes")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("command", ["backfill_status_datetimes", "repair_booking_status_dates"])
+def test_a_data_fix_reads_a_range_once_whatever_the_zones(mixed_zone_bookings, command):
+    """One pass per pk range: the businesses' zones come from SQL, so three zones
+    cost no more statements than one (the dry run's count, the fix's UPDATE)."""
+    with CaptureQueriesContext(connection) as dry_run:
+        run(command, "--dry-run")
+    with CaptureQueriesContext(connection) as real_run:
+        run(command)
+
+    def bookings_statements(queries, verb: str) -> int:
+        return sum(
+            query["sql"].startswith(verb)
+            and 'FROM "bookings_booking"' in query["sql"]
+            or query["sql"].startswith(f'{verb} "bookings_booking"')
+            for query in queries
+        )
+
+    # One range: MIN/MAX, then one aggregate for the counts.
+    assert bookings_statements(dry_run.captured_queries, "SELECT") == 2
+    assert bookings_statements(real_run.captured_queries, "UPDATE") == 1
 
 
 @pytest.mark.django_db

@@ -133,6 +133,7 @@ def test_update_of_a_missing_row_updates_nothing(full_booking):
 def test_insert_stores_the_values_and_sets_the_primary_key(full_booking):
     entry = BookingStatusChange(
         booking=full_booking,
+        business_id=full_booking.business_id,
         from_status="lost",
         to_status="lead",
         status_at=MOMENT,
@@ -141,7 +142,7 @@ def test_insert_stores_the_values_and_sets_the_primary_key(full_booking):
     )
     fixed_sql.insert(
         entry,
-        ["booking", "from_status", "to_status", "status_at"]
+        ["booking", "business", "from_status", "to_status", "status_at"]
         + [
             "recorded_at",
             "changed_by",

@@ -156,8 +156,9 @@ def _status_update_sql(status: str) -> str:
 SQL_CHANGE_STATUS = {status: _status_update_sql(status) for status in BOOKING_STATUSES}
 SQL_HISTORY = """
     INSERT INTO bookings_bookingstatuschange
-        (booking_id, from_status, to_status, status_at, recorded_at, changed_by, source)
-    VALUES (%s, %s, %s, %s, %s, %s, 'api')
+        (booking_id, business_id, from_status, to_status, status_at, recorded_at, changed_by,
+         source)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, 'api')
     RETURNING id
 """
 SQL_BUSINESS_ZONE = "SELECT timezone FROM accounts_business WHERE id = %s"
@@ -396,7 +397,7 @@ def change_status(
             params = (status, now, booking_id)
         booking = booking_object(cursor.execute(SQL_CHANGE_STATUS[status], params).fetchone())
         [change_id] = cursor.execute(
-            SQL_HISTORY, (booking_id, locked[0], status, moment, now, username)
+            SQL_HISTORY, (booking_id, business_id, locked[0], status, moment, now, username)
         ).fetchone()
         change = {
             "id": change_id,

@@ -1,9 +1,9 @@
 """The skeleton every booking data-fix command shares: walk the bookings (all, or
-one business's) in pk ranges, fix or count each range in its own transaction (one
-per time zone the businesses use: a booking's dates are in its business's zone),
-show progress, and print one summary."""
+one business's) in pk ranges, fix or count each range in its own transaction,
+show progress, and print one summary. A range's bookings may belong to businesses
+on different zones: the rules read each booking's zone from its business in SQL
+(bookings.models.JOINED_BUSINESS_ZONE), so one pass serves them all."""
 
-import datetime as dt
 import sys
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from tqdm import tqdm
 
-from accounts.models import Business, time_zone
+from accounts.models import Business
 from bookings.models import Booking, BookingQuerySet
 
 
@@ -30,16 +30,6 @@ def skip_jit_compilation() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL jit = off")
-
-
-def by_time_zone(
-    batch: BookingQuerySet, zones: list[str]
-) -> list[tuple[dt.tzinfo, BookingQuerySet]]:
-    """`batch` split by its businesses' time zones `zones`; unsplit (no extra filter)
-    when they all share one, as most installations do."""
-    if len(zones) == 1:
-        return [(time_zone(zones[0]), batch)]
-    return [(time_zone(name), batch.in_time_zone(name)) for name in zones]
 
 
 class BatchedBookingFixCommand(ABC, BaseCommand):
@@ -74,13 +64,10 @@ class BatchedBookingFixCommand(ABC, BaseCommand):
         **options,
     ) -> None:
         bookings = Booking.objects.order_by()
-        businesses = Business.objects.order_by()
         if business is not None:
             if not Business.objects.filter(pk=business).exists():
                 raise CommandError(f"There is no business {business}.")
             bookings = bookings.for_business(business)
-            businesses = businesses.filter(pk=business)
-        zones = sorted(set(businesses.values_list("timezone", flat=True)))
 
         counts: Counter[str] = Counter()
         starts = tqdm(
@@ -92,20 +79,17 @@ class BatchedBookingFixCommand(ABC, BaseCommand):
         )
         for start in starts:
             batch = bookings.in_pk_range(start, start + batch_size)
-            for zone, part in by_time_zone(batch, zones):
-                counts.update(self.count(part, zone) if dry_run else self.fix(part, zone))
+            counts.update(self.count(batch) if dry_run else self.fix(batch))
             starts.set_postfix(fixed=self.fixed_so_far(counts), refresh=False)
         self.report(counts, dry_run=dry_run)
 
     @abstractmethod
-    def count(self, batch: BookingQuerySet, zone: dt.tzinfo) -> Counter[str]:
-        """What fixing `batch`, whose businesses are on `zone`, would do, without doing
-        it (--dry-run)."""
+    def count(self, batch: BookingQuerySet) -> Counter[str]:
+        """What fixing `batch` would do, without doing it (--dry-run)."""
 
     @abstractmethod
-    def fix(self, batch: BookingQuerySet, zone: dt.tzinfo) -> Counter[str]:
-        """Fix `batch`, whose businesses are on `zone`, in one transaction; return what
-        was done, counted by kind."""
+    def fix(self, batch: BookingQuerySet) -> Counter[str]:
+        """Fix `batch` in one transaction; return what was done, counted by kind."""
 
     @abstractmethod
     def fixed_so_far(self, counts: Counter[str]) -> int:

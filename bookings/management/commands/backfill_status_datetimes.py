@@ -6,12 +6,13 @@ lost), `<status>_at` becomes that date at 00:00 in the business's time zone
 `status_date` given without a time.
 
 How it stays cheap at a million bookings: it walks the pk space in ranges of
-`--batch-size` and never loads bookings. Per range and time zone the businesses
-use, in one transaction: one query locks the bookings that need a backfill
-(FOR NO KEY UPDATE; only their ids are read), one INSERT ... SELECT writes a
-`booking.updated` for each (`changed_fields`: the datetimes set), and one UPDATE
-sets the three fields where they are missing, COALESCE keeping the ones already
-set. The lock keeps a booking change_status stamps meanwhile out of both, or
+`--batch-size` and never loads bookings. Per range, whatever zones its
+businesses are on, in one transaction: one query locks the bookings that need a
+backfill (FOR NO KEY UPDATE; only their ids are read), one INSERT ... SELECT
+writes a `booking.updated` for each (`changed_fields`: the datetimes set), and
+one UPDATE sets the three fields where they are missing, COALESCE keeping the
+ones already set, each booking's local midnight read from its business's zone in
+SQL. The lock keeps a booking change_status stamps meanwhile out of both, or
 waits for the fix. The summary counts bookings; `--dry-run` also counts per
 field, and writes nothing.
 
@@ -22,7 +23,6 @@ is, as by every data fix: it records the last change made through the
 application.
 """
 
-import datetime as dt
 from collections import Counter
 
 from django.db import models, transaction
@@ -30,7 +30,13 @@ from django.db.models.functions import Coalesce
 
 from bookings.events import bookings_updated
 from bookings.management.batched import BatchedBookingFixCommand, skip_jit_compilation
-from bookings.models import NEXT_VERSION, STAMPED_STATUSES, BookingQuerySet, StartOfStatusDate
+from bookings.models import (
+    NEXT_VERSION,
+    SELECTED_BUSINESS_ZONE,
+    STAMPED_STATUSES,
+    BookingQuerySet,
+    StartOfStatusDate,
+)
 
 DEFAULT_BATCH_SIZE = 100_000
 
@@ -47,7 +53,7 @@ class Command(BatchedBookingFixCommand):
     def fixed_so_far(self, counts: Counter[str]) -> int:
         return counts["bookings"]
 
-    def count(self, batch: BookingQuerySet, zone: dt.tzinfo) -> Counter[str]:
+    def count(self, batch: BookingQuerySet) -> Counter[str]:
         """How many bookings of `batch` need a backfill, and of which field."""
         any_field = BookingQuerySet.needing_backfill_rule()
         return Counter(
@@ -60,9 +66,9 @@ class Command(BatchedBookingFixCommand):
             )
         )
 
-    def fix(self, batch: BookingQuerySet, zone: dt.tzinfo) -> Counter[str]:
-        """Backfill `batch`, of businesses on `zone`, in one transaction with a
-        `booking.updated` per booking changed; return how many bookings changed.
+    def fix(self, batch: BookingQuerySet) -> Counter[str]:
+        """Backfill `batch` in one transaction with a `booking.updated` per booking
+        changed; return how many bookings changed.
 
         It counts bookings, not fields: a count per field would take a second pass
         over the range (about a third more time at a million bookings), and the
@@ -75,7 +81,9 @@ class Command(BatchedBookingFixCommand):
                 return Counter()
             # COALESCE keeps the datetimes already set.
             backfilled_moments = {
-                f"{status}_at": Coalesce(f"{status}_at", StartOfStatusDate(f"{status}_date", zone))
+                f"{status}_at": Coalesce(
+                    f"{status}_at", StartOfStatusDate(f"{status}_date", SELECTED_BUSINESS_ZONE)
+                )
                 for status in STAMPED_STATUSES
             }
             backfilled_moments["version"] = NEXT_VERSION

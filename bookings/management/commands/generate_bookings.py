@@ -50,6 +50,7 @@ BOOKING_FIELDS = tuple(field.attname for field in Booking._meta.concrete_fields)
 HISTORY_FIELDS = tuple(
     field.attname for field in BookingStatusChange._meta.concrete_fields if not field.primary_key
 )
+TO_STATUS = HISTORY_FIELDS.index("to_status")
 BROKEN_KINDS = ("backfill", "mismatched", "stray_lost", "missing")
 
 # The paths a booking's status takes, with how often (weights sum to 100).
@@ -148,6 +149,7 @@ class BookingFactory:
         generated.history.append(
             (
                 row["id"],
+                row["business_id"],
                 row["status"],
                 status,
                 moment,
@@ -176,7 +178,9 @@ class BookingFactory:
         elif generated.broken == "missing":
             row[f"{status}_at"] = row[f"{status}_date"] = None
             if rng.random() < 1 / 3:
-                generated.history = [entry for entry in generated.history if entry[2] != status]
+                generated.history = [
+                    entry for entry in generated.history if entry[TO_STATUS] != status
+                ]
 
 
 class Command(BaseCommand):

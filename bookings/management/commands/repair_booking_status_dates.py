@@ -29,12 +29,13 @@ fields the repair changed) and each history entry its `booking.status_changed`
 transaction. `--dry-run` writes nothing.
 
 How it stays cheap at a million bookings: it walks the pk space in ranges of
-`--batch-size` and never loads bookings. Per range and time zone the
-businesses use, in one transaction: one query locks the bookings of the range
-that need a repair (FOR NO KEY UPDATE), reading only which kinds of repair each
-needs (the counts); one INSERT ... SELECT writes the history entries, one the
-`booking.updated` events, one UPDATE makes all the repairs
-(BookingQuerySet.repaired_dates), and one INSERT ... SELECT writes the
+`--batch-size` and never loads bookings. Per range, whatever zones its
+businesses are on (each booking's dates are judged in its business's zone, read
+in SQL), in one transaction: one query locks the bookings of the range that need
+a repair (FOR NO KEY UPDATE of the bookings, not their businesses), reading only
+which kinds of repair each needs (the counts); one INSERT ... SELECT writes the
+history entries, one the `booking.updated` events, one UPDATE makes all the
+repairs (BookingQuerySet.repaired_dates), and one INSERT ... SELECT writes the
 `booking.status_changed` events. The number of statements does not depend on
 the number of bookings.
 """
@@ -49,7 +50,9 @@ from django.utils import timezone
 from bookings.events import bookings_status_changed, bookings_updated
 from bookings.management.batched import BatchedBookingFixCommand, skip_jit_compilation
 from bookings.models import (
+    JOINED_BUSINESS_ZONE,
     NEXT_VERSION,
+    SELECTED_BUSINESS_ZONE,
     STAMPED_STATUSES,
     BookingQuerySet,
     BookingStatusChange,
@@ -68,15 +71,19 @@ KIND_LABELS = {
 }
 
 
-def kind_rules(zone: dt.tzinfo) -> dict[str, models.Q]:
-    """The bookings each kind of repair (and each history entry) is for, judged before
-    the repair: the dry run counts by them, and the real run counts the same way."""
-    return {
-        MISSING: BookingQuerySet.missing_own_date_rule(),
-        STRAY_LOST: BookingQuerySet.stray_lost_dates_rule(),
-        MISMATCHED: BookingQuerySet.any_mismatched_date_rule(zone),
-        HISTORY: RESTAMPED,
-    }
+# The bookings each kind of repair (and each history entry) is for, judged before
+# the repair: the dry run counts by them, and the real run counts the same way.
+KIND_RULES = {
+    MISSING: BookingQuerySet.missing_own_date_rule(),
+    STRAY_LOST: BookingQuerySet.stray_lost_dates_rule(),
+    MISMATCHED: BookingQuerySet.any_mismatched_date_rule(),
+    HISTORY: RESTAMPED,
+}
+
+
+def repaired_values(zone: models.Expression) -> dict[str, models.Expression]:
+    """The repair as update() values, each booking's dates in its business's `zone`."""
+    return {**BookingQuerySet.repaired_dates(zone), "version": NEXT_VERSION}
 
 
 def history_moment(now: dt.datetime) -> Coalesce:
@@ -110,29 +117,35 @@ class Command(BatchedBookingFixCommand):
     def fixed_so_far(self, counts: Counter[str]) -> int:
         return counts.total() - counts[HISTORY]
 
-    def count(self, batch: BookingQuerySet, zone: dt.tzinfo) -> Counter[str]:
+    def count(self, batch: BookingQuerySet) -> Counter[str]:
         """What `fix` would do to `batch`: repairs per kind, history entries."""
         return Counter(
             batch.aggregate(
-                **{kind: models.Count("pk", filter=rule) for kind, rule in kind_rules(zone).items()}
+                **{kind: models.Count("pk", filter=rule) for kind, rule in KIND_RULES.items()}
             )
         )
 
-    def fix(self, batch: BookingQuerySet, zone: dt.tzinfo) -> Counter[str]:
-        """Repair `batch`, of businesses on `zone`, in one transaction, with the events;
-        return the repairs made per kind and the number of history entries written."""
+    def fix(self, batch: BookingQuerySet) -> Counter[str]:
+        """Repair `batch` in one transaction, with the events; return the repairs made
+        per kind and the number of history entries written."""
         with transaction.atomic():
             skip_jit_compilation()
             # Lock the bookings to repair until commit: the statements below then all
             # see them as this query did, and the history and the events match the
-            # repairs. The query also tells which repairs each one needs.
-            rules = kind_rules(zone)
-            needing_repair = batch.needing_repair(zone)
-            kinds = needing_repair.select_for_update(no_key=True).values_list(
-                *(models.ExpressionWrapper(rule, models.BooleanField()) for rule in rules.values())
+            # repairs. The query also tells which repairs each one needs. It joins the
+            # businesses for their zones and locks the bookings only.
+            needing_repair = batch.needing_repair()
+            kinds = needing_repair.select_for_update(no_key=True, of=("self",)).values_list(
+                *(
+                    models.ExpressionWrapper(rule, models.BooleanField())
+                    for rule in KIND_RULES.values()
+                )
             )
             counts = Counter(
-                kind for row in kinds for kind, needed in zip(rules, row, strict=True) if needed
+                kind
+                for row in kinds
+                for kind, needed in zip(KIND_RULES, row, strict=True)
+                if needed
             )
             if not counts:  # every row was read, so every one is locked
                 return counts
@@ -144,12 +157,19 @@ class Command(BatchedBookingFixCommand):
             counts[HISTORY] = batch.filter(RESTAMPED).record_restamps(
                 status_at=history_moment(now), source=ChangeSource.COMMAND, now=now
             )
-            repaired = {**BookingQuerySet.repaired_dates(zone), "version": NEXT_VERSION}
             # booking.updated is for a change without a history entry (SPEC §8.1): a
             # re-stamped booking's event is its booking.status_changed, which carries the
             # booking as the whole repair left it. One event per change, never two.
-            bookings_updated(needing_repair.exclude(RESTAMPED), repaired)
-            needing_repair.update(**repaired)
+            # The events' SELECT reads the zones through the join its rule makes already.
+            bookings_updated(
+                needing_repair.exclude(RESTAMPED), repaired_values(JOINED_BUSINESS_ZONE)
+            )
+            # An UPDATE cannot join: it takes the bookings to repair by id, within the
+            # range (else PostgreSQL would scan the whole table for them), and its new
+            # values read each zone by a sub-select.
+            batch.filter(pk__in=needing_repair.values("pk")).update(
+                **repaired_values(SELECTED_BUSINESS_ZONE)
+            )
             bookings_status_changed(
                 BookingStatusChange.objects.filter(
                     pk__gt=last_entry or 0,

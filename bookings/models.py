@@ -595,6 +595,8 @@ class Booking(models.Model):
         indexes = [
             models.Index(fields=["business", "status", "id"], name="booking_business_status"),
             models.Index(fields=["business", "id"], name="booking_business_id"),
+            # The pipeline report's range scan (reports/queries.py).
+            models.Index(fields=["business", "created_at"], name="booking_business_created"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -782,7 +784,13 @@ class BookingStatusChange(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["booking", "id"], name="status_change_booking_id")]
+        indexes = [
+            models.Index(fields=["booking", "id"], name="status_change_booking_id"),
+            # A booking's entries in moment order, as the time-in-status report reads them.
+            models.Index(
+                fields=["booking", "status_at", "id"], name="status_change_booking_moment"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status} at {self.status_at:%Y-%m-%d %H:%M:%S}Z"

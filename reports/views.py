@@ -1,5 +1,7 @@
 """The reports API (SPEC §11): `GET /v2/reports/pipeline`, `GET /v2/reports/time_in_status`."""
 
+from types import SimpleNamespace
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -9,6 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Business
 from bookings.models import BookingStatus
+from core.negotiation import ContentNegotiation
 from core.renderers import JSONRenderer
 from core.schema import COMMON_ERRORS
 from core.views import RejectUnknownQueryParametersMixin
@@ -68,6 +71,7 @@ class TimeInStatusReportSerializer(serializers.Serializer):
 
 
 DATE_PARAMETERS = [
+    OpenApiParameter("format", exclude=True),  # see AcceptHeaderNegotiation
     OpenApiParameter(
         "from",
         OpenApiTypes.DATE,
@@ -78,10 +82,20 @@ DATE_PARAMETERS = [
         "to", OpenApiTypes.DATE, description="Last local day, inclusive. Default: today."
     ),
 ]
+# Errors are JSON, also to a client that asked for CSV (ReportView.finalize_response).
+ERRORS = {(code, "application/json"): answer for code, answer in COMMON_ERRORS.items()}
 CSV = OpenApiResponse(
     response=OpenApiTypes.STR,
     description="With `Accept: text/csv`: a header row, then one line per row of `results`.",
 )
+
+
+class AcceptHeaderNegotiation(ContentNegotiation):
+    """JSON or CSV by the Accept header alone: `?format=` is not a parameter of the
+    reports, refused as unknown like any other, rather than DRF's renderer override
+    (which answers a format it does not know with a 404)."""
+
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
 
 
 class ReportView(RejectUnknownQueryParametersMixin, APIView):
@@ -89,6 +103,7 @@ class ReportView(RejectUnknownQueryParametersMixin, APIView):
 
     http_method_names = ["get", "head", "options"]
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, ResultsCSVRenderer]
+    content_negotiation_class = AcceptHeaderNegotiation
     csv_columns: tuple[str, ...] = ()
 
     def business(self) -> Business:
@@ -133,7 +148,7 @@ class PipelineView(ReportView):
         responses={
             (200, "application/json"): PipelineReportSerializer,
             (200, "text/csv"): CSV,
-            **COMMON_ERRORS,
+            **ERRORS,
         },
     )
     def get(self, request):
@@ -170,7 +185,7 @@ class TimeInStatusView(ReportView):
         responses={
             (200, "application/json"): TimeInStatusReportSerializer,
             (200, "text/csv"): CSV,
-            **COMMON_ERRORS,
+            **ERRORS,
         },
     )
     def get(self, request):

@@ -337,6 +337,34 @@ def pipeline(business, window: ReportWindow) -> list[dict]:
     """SPEC §11's pipeline: one row per bucket of `window`, empty ones included,
     oldest first, of the business's bookings by the local date they were created."""
     alias = report_alias()
+    found = {
+        as_date(row[0]): row[1:] for row in run(alias, *pipeline_statement(business, window, alias))
+    }
+    rows = []
+    for bucket in window.buckets():
+        bookings, tentative, definite_count, lost, open_count, median = found.get(
+            bucket, (0, 0, 0, 0, 0, None)
+        )
+        rows.append(
+            {
+                "bucket": bucket,
+                "bookings": bookings,
+                "reached_tentative": tentative,
+                "reached_definite": definite_count,
+                "lost": lost,
+                "open": open_count,
+                "conversion_to_definite": (
+                    round(definite_count / bookings, RATE_DECIMALS) if bookings else None
+                ),
+                "median_days_to_definite": rounded(median, DAY_DECIMALS),
+            }
+        )
+    return rows
+
+
+def pipeline_statement(business, window: ReportWindow, alias: str) -> tuple[str, list]:
+    """The pipeline's one statement for the database `alias`: a row per bucket that
+    holds bookings (its label, the five counts, the median days to definite)."""
     dialect = Dialect(alias)
     bucket_sql, bucket_params = dialect.local_bucket("b.created_at", window)
     # The first definite moment: the earliest history entry to definite, else (a
@@ -393,27 +421,7 @@ def pipeline(business, window: ReportWindow) -> list[dict]:
         BookingStatus.LOST,
         *OPEN_STATUSES,
     ]
-    found = {as_date(row[0]): row[1:] for row in run(alias, sql, params)}
-    rows = []
-    for bucket in window.buckets():
-        bookings, tentative, definite_count, lost, open_count, median = found.get(
-            bucket, (0, 0, 0, 0, 0, None)
-        )
-        rows.append(
-            {
-                "bucket": bucket,
-                "bookings": bookings,
-                "reached_tentative": tentative,
-                "reached_definite": definite_count,
-                "lost": lost,
-                "open": open_count,
-                "conversion_to_definite": (
-                    round(definite_count / bookings, RATE_DECIMALS) if bookings else None
-                ),
-                "median_days_to_definite": rounded(median, DAY_DECIMALS),
-            }
-        )
-    return rows
+    return sql, params
 
 
 def time_in_status(business, window: ReportWindow) -> list[dict]:
@@ -421,6 +429,26 @@ def time_in_status(business, window: ReportWindow) -> list[dict]:
     business's bookings that ended in `window`, with their median and 90th percentile
     length in days."""
     alias = report_alias()
+    found = {
+        row[0]: row[1:] for row in run(alias, *time_in_status_statement(business, window, alias))
+    }
+    rows = []
+    for status in BookingStatus.values:
+        stays, median, p90 = found.get(status, (0, None, None))
+        rows.append(
+            {
+                "status": status,
+                "stays": stays,
+                "median_days": rounded(median, DAY_DECIMALS),
+                "p90_days": rounded(p90, DAY_DECIMALS),
+            }
+        )
+    return rows
+
+
+def time_in_status_statement(business, window: ReportWindow, alias: str) -> tuple[str, list]:
+    """Time in status's one statement for the database `alias`: a row per status that
+    has stays (the status, their count, median and 90th percentile in days)."""
     dialect = Dialect(alias)
     in_order = "PARTITION BY h.booking_id ORDER BY h.status_at, h.id"
     # Entries at or after the window's end cannot end a stay inside it, and leaving
@@ -456,16 +484,4 @@ def time_in_status(business, window: ReportWindow) -> list[dict]:
         dialect.moment(window.starts_at),
         dialect.moment(window.ends_at),
     ]
-    found = {row[0]: row[1:] for row in run(alias, sql, params)}
-    rows = []
-    for status in BookingStatus.values:
-        stays, median, p90 = found.get(status, (0, None, None))
-        rows.append(
-            {
-                "status": status,
-                "stays": stays,
-                "median_days": rounded(median, DAY_DECIMALS),
-                "p90_days": rounded(p90, DAY_DECIMALS),
-            }
-        )
-    return rows
+    return sql, params

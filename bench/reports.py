@@ -62,6 +62,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=300, help="requests per side (300)")
     parser.add_argument("--busy-runs", type=int, default=30, help="for the busy business (30)")
     parser.add_argument("--busy-bookings", type=int, default=100_000)
+    parser.add_argument("--datadir", type=Path, default=DATADIR, help=f"default {DATADIR}")
     parser.add_argument("--port", type=int, default=54349)
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE")
     return parser.parse_args()
@@ -220,7 +221,7 @@ def measure(app: App, raw: psycopg.Connection, report: str, business_id: int, ru
 
     sides = {"django": django_side, "raw": raw_side}
     for side in sides.values():  # warm-up: connections, caches, prepared statements
-        for _ in range(6):
+        for _ in range(25):
             side()
     for run in range(runs):
         for name in ("django", "raw") if run % 2 == 0 else ("raw", "django"):
@@ -248,7 +249,7 @@ def sizes(raw: psycopg.Connection, business_id: int) -> tuple[int, int]:
 def main() -> int:
     args = parse_args()
     started = subprocess.run(
-        ["scripts/postgres.sh", "start", str(DATADIR), str(args.port)],
+        ["scripts/postgres.sh", "start", str(args.datadir), str(args.port)],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -304,7 +305,7 @@ def main() -> int:
     finally:
         if "django.db" in sys.modules:  # Django's pool, before its server stops
             sys.modules["django.db"].connections.close_all()
-        subprocess.run(["scripts/postgres.sh", "stop", str(DATADIR)], cwd=ROOT, check=False)
+        subprocess.run(["scripts/postgres.sh", "stop", str(args.datadir)], cwd=ROOT, check=False)
     return 0
 
 

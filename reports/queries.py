@@ -4,12 +4,14 @@ Two reports, each one parameterised statement: `pipeline` (bookings by the local
 they were created, and how far they got) and `time_in_status` (how long bookings
 stayed in each status). The statements are SQL rather than the ORM because they
 aggregate over window functions (each stay ends at the next entry's moment), which a
-queryset cannot aggregate. Two things differ between the databases, and only those are
-spelled per database (`Dialect`):
+queryset cannot aggregate. Three things differ between the databases, and only those
+are spelled per database (`Dialect`):
 
 - the business-local bucket of a moment: PostgreSQL's `date_trunc` on the moment `AT
   TIME ZONE` the business's zone; SQLite knows no zones, so it calls Python
   (`local_bucket`, the same rule `ReportWindow.buckets` labels with);
+- the seconds between two moments: `EXTRACT(EPOCH FROM …)`; SQLite, which stores
+  datetimes as text, calls Python, with the same float arithmetic;
 - the percentiles: PostgreSQL's `percentile_cont(p) WITHIN GROUP (ORDER BY …)`
   (`PercentileCont`), and on SQLite the same linear interpolation written with
   window functions, so both give the same figures.
@@ -44,7 +46,8 @@ MAX_BUCKETS = 400
 EARLIEST_DATE = dt.date(1900, 1, 1)
 LATEST_DATE = dt.date(9998, 12, 31)
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# The statuses whose "reached" counts a booking made definite directly, in order.
+# A booking has reached tentative once it was in one of these (so a booking made
+# definite directly has); it is open while its current status is one of OPEN_STATUSES.
 REACHES_TENTATIVE = (BookingStatus.TENTATIVE, BookingStatus.DEFINITE)
 OPEN_STATUSES = (BookingStatus.LEAD, BookingStatus.TENTATIVE)
 

@@ -243,21 +243,22 @@ class Dialect:
         self.register_sqlite_functions()
         return f"reports_seconds_between({start}, {end})"
 
-    def percentiles(self, source: str, fractions: tuple[float, ...]) -> str:
-        """A SELECT of `grp` and one column `p0`, `p1`, … per fraction: the percentiles
-        of `value` (NULLs ignored) in each `grp` of the relation `source`."""
+    def percentiles(self, source: str, fractions: tuple[float, ...]) -> tuple[list[str], str]:
+        """For a query `FROM {source} AS spans {join} GROUP BY spans.grp`: one column
+        per fraction, that fraction's percentile of `spans.value` (NULLs ignored) in
+        the group, and the join (if any) those columns need."""
         if self.vendor == "postgresql":
             compiler = Booking.objects.none().query.get_compiler(connection=self.connection)
-            columns = ", ".join(
-                f"{compiler.compile(PercentileCont(RawSQL('value', ()), fraction))[0]} AS p{index}"
-                for index, fraction in enumerate(fractions)
-            )
-            return f"SELECT grp, {columns} FROM {source} WHERE value IS NOT NULL GROUP BY grp"
-        # percentile_cont as PostgreSQL computes it: with the group's values ordered
-        # (ranks from 0), position = p × (count − 1); the values `low` and `high` at
-        # ranks floor(position) and ceil(position) give
+            columns = [
+                compiler.compile(PercentileCont(RawSQL("spans.value", ()), fraction))[0]
+                for fraction in fractions
+            ]
+            return columns, ""
+        # SQLite: percentile_cont as PostgreSQL computes it. With the group's values
+        # ordered (ranks from 0), position = p × (count − 1); the values `low` and
+        # `high` at ranks floor(position) and ceil(position) give
         # low + (position − floor(position)) × (high − low).
-        columns = []
+        selected = []
         for index, fraction in enumerate(fractions):
             position = f"({float(fraction)!r} * last_rank)"
             floor = f"CAST({position} AS INTEGER)"
@@ -265,15 +266,16 @@ class Dialect:
             low = f"MAX(CASE WHEN value_rank = {floor} THEN value END)"
             high = f"MAX(CASE WHEN value_rank = {ceil} THEN value END)"
             share = f"(MAX({position}) - MAX({floor}))"
-            columns.append(f"{low} + {share} * ({high} - {low}) AS p{index}")
-        return (
-            f"SELECT grp, {', '.join(columns)} FROM ("
+            selected.append(f"{low} + {share} * ({high} - {low}) AS p{index}")
+        join = (
+            f"LEFT JOIN (SELECT grp, {', '.join(selected)} FROM ("
             " SELECT grp, value,"
             " ROW_NUMBER() OVER (PARTITION BY grp ORDER BY value) - 1 AS value_rank,"
             " COUNT(*) OVER (PARTITION BY grp) - 1 AS last_rank"
             f" FROM {source} WHERE value IS NOT NULL"
-            ") AS ranked GROUP BY grp"
+            ") AS ranked GROUP BY grp) AS percentiles ON percentiles.grp = spans.grp"
         )
+        return [f"MAX(percentiles.p{index})" for index in range(len(fractions))], join
 
     def moment(self, value: dt.datetime) -> Any:
         """A datetime parameter as the database compares it with the stored column."""
@@ -373,51 +375,46 @@ def pipeline_statement(business, window: ReportWindow, alias: str) -> tuple[str,
     # The first definite moment: the earliest history entry to definite, else (a
     # legacy booking made definite before the history) definite_at.
     seconds_sql = dialect.seconds_between(
-        "b.created_at",
-        "COALESCE(reached.first_definite_at, CASE WHEN b.status = %s THEN b.definite_at END)",
+        "created_at",
+        "COALESCE(first_definite_at, CASE WHEN status = %s THEN definite_at END)",
     )
+    (median,), percentile_join = dialect.percentiles("spans", (0.5,))
     sql = f"""
-        WITH scope AS (
-            SELECT id, status, created_at, definite_at
-            FROM {tables()["booking"]}
-            WHERE business_id = %s AND created_at >= %s AND created_at < %s
-        ),
-        reached AS (
-            SELECT h.booking_id,
-                   MAX(CASE WHEN h.to_status IN (%s, %s) THEN 1 ELSE 0 END) AS tentative,
+        WITH per_booking AS (
+            SELECT {bucket_sql} AS grp, b.status, b.created_at, b.definite_at,
+                   MAX(CASE WHEN h.to_status IN (%s, %s) THEN 1 ELSE 0 END) AS tentative_entry,
                    MIN(CASE WHEN h.to_status = %s THEN h.status_at END) AS first_definite_at
-            FROM {tables()["history"]} h JOIN scope ON scope.id = h.booking_id
-            GROUP BY h.booking_id
+            FROM {tables()["booking"]} b
+                LEFT JOIN {tables()["history"]} h ON h.booking_id = b.id
+            WHERE b.business_id = %s AND b.created_at >= %s AND b.created_at < %s
+            GROUP BY b.id, b.status, b.created_at, b.definite_at
         ),
         facts AS (
-            SELECT {bucket_sql} AS grp,
-                   b.status IN (%s, %s) OR COALESCE(reached.tentative, 0) = 1
-                       AS reached_tentative,
-                   b.status = %s OR reached.first_definite_at IS NOT NULL AS reached_definite,
-                   b.status,
+            SELECT grp, status,
+                   status IN (%s, %s) OR tentative_entry = 1 AS reached_tentative,
+                   status = %s OR first_definite_at IS NOT NULL AS reached_definite,
                    {seconds_sql} AS seconds
-            FROM scope b LEFT JOIN reached ON reached.booking_id = b.id
+            FROM per_booking
         ),
-        spans AS (SELECT grp, {DAYS} AS value FROM facts),
-        percentiles AS ({dialect.percentiles("spans", (0.5,))})
-        SELECT facts.grp,
+        spans AS (SELECT facts.*, {DAYS} AS value FROM facts)
+        SELECT spans.grp,
                COUNT(*),
-               SUM(CASE WHEN reached_tentative THEN 1 ELSE 0 END),
-               SUM(CASE WHEN reached_definite THEN 1 ELSE 0 END),
-               SUM(CASE WHEN status = %s THEN 1 ELSE 0 END),
-               SUM(CASE WHEN status IN (%s, %s) THEN 1 ELSE 0 END),
-               MAX(percentiles.p0)
-        FROM facts LEFT JOIN percentiles ON percentiles.grp = facts.grp
-        GROUP BY facts.grp
+               SUM(CASE WHEN spans.reached_tentative THEN 1 ELSE 0 END),
+               SUM(CASE WHEN spans.reached_definite THEN 1 ELSE 0 END),
+               SUM(CASE WHEN spans.status = %s THEN 1 ELSE 0 END),
+               SUM(CASE WHEN spans.status IN (%s, %s) THEN 1 ELSE 0 END),
+               {median}
+        FROM spans {percentile_join}
+        GROUP BY spans.grp
     """
     definite = BookingStatus.DEFINITE
     params = [
+        *bucket_params,
+        *REACHES_TENTATIVE,
+        definite,
         business.pk,
         dialect.moment(window.starts_at),
         dialect.moment(window.ends_at),
-        *REACHES_TENTATIVE,
-        definite,
-        *bucket_params,
         *REACHES_TENTATIVE,
         definite,
         definite,
@@ -453,38 +450,33 @@ def time_in_status_statement(business, window: ReportWindow, alias: str) -> tupl
     """Time in status's one statement for the database `alias`: a row per status that
     has stays (the status, their count, median and 90th percentile in days)."""
     dialect = Dialect(alias)
-    in_order = "PARTITION BY h.booking_id ORDER BY h.status_at, h.id"
-    # Entries at or after the window's end cannot end a stay inside it, and leaving
-    # them out changes no earlier entry's successor: the entries run in moment order.
+    (median, p90), percentile_join = dialect.percentiles("spans", (0.5, 0.9))
+    # Each history entry ends one stay: the one its predecessor started (in moment
+    # order), or for the first entry the lead stay from created_at. Entries at or
+    # after the window's end end no stay inside it, and leaving them out changes no
+    # earlier entry's predecessor.
     sql = f"""
-        WITH entries AS (
-            SELECT h.to_status, h.status_at, b.created_at,
-                   LEAD(h.status_at) OVER ({in_order}) AS next_at,
-                   ROW_NUMBER() OVER ({in_order}) AS position
+        WITH stays AS (
+            SELECT COALESCE(LAG(h.to_status) OVER in_order, %s) AS grp,
+                   COALESCE(LAG(h.status_at) OVER in_order, b.created_at) AS started,
+                   h.status_at AS ended
             FROM {tables()["history"]} h JOIN {tables()["booking"]} b ON b.id = h.booking_id
             WHERE b.business_id = %s AND h.status_at < %s
-        ),
-        stays AS (
-            SELECT CAST(%s AS TEXT) AS status, created_at AS started, status_at AS ended
-            FROM entries WHERE position = 1
-            UNION ALL
-            SELECT to_status, status_at, next_at FROM entries WHERE next_at IS NOT NULL
+            WINDOW in_order AS (PARTITION BY h.booking_id ORDER BY h.status_at, h.id)
         ),
         facts AS (
-            SELECT status AS grp, {dialect.seconds_between("started", "ended")} AS seconds
-            FROM stays WHERE ended >= %s AND ended < %s
+            SELECT grp, {dialect.seconds_between("started", "ended")} AS seconds
+            FROM stays WHERE ended >= %s
         ),
-        spans AS (SELECT grp, {DAYS} AS value FROM facts),
-        percentiles AS ({dialect.percentiles("spans", (0.5, 0.9))})
-        SELECT spans.grp, COUNT(*), MAX(percentiles.p0), MAX(percentiles.p1)
-        FROM spans JOIN percentiles ON percentiles.grp = spans.grp
+        spans AS (SELECT grp, {DAYS} AS value FROM facts)
+        SELECT spans.grp, COUNT(*), {median}, {p90}
+        FROM spans {percentile_join}
         GROUP BY spans.grp
     """
     params = [
+        BookingStatus.LEAD,
         business.pk,
         dialect.moment(window.ends_at),
-        BookingStatus.LEAD,
         dialect.moment(window.starts_at),
-        dialect.moment(window.ends_at),
     ]
     return sql, params

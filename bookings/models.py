@@ -784,13 +784,7 @@ class BookingStatusChange(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [
-            models.Index(fields=["booking", "id"], name="status_change_booking_id"),
-            # A booking's entries in moment order, as the time-in-status report reads them.
-            models.Index(
-                fields=["booking", "status_at", "id"], name="status_change_booking_moment"
-            ),
-        ]
+        indexes = [models.Index(fields=["booking", "id"], name="status_change_booking_id")]
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status} at {self.status_at:%Y-%m-%d %H:%M:%S}Z"

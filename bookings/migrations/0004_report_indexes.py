@@ -15,8 +15,4 @@ class Migration(migrations.Migration):
             model_name='booking',
             index=models.Index(fields=['business', 'created_at'], name='booking_business_created'),
         ),
-        migrations.AddIndex(
-            model_name='bookingstatuschange',
-            index=models.Index(fields=['booking', 'status_at', 'id'], name='status_change_booking_moment'),
-        ),
     ]

@@ -651,6 +651,8 @@ class Booking(models.Model):
         indexes = [
             models.Index(fields=["business", "status", "id"], name="booking_business_status"),
             models.Index(fields=["business", "id"], name="booking_business_id"),
+            # The pipeline report's range scan (reports/queries.py).
+            models.Index(fields=["business", "created_at"], name="booking_business_created"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "webhooks",
     "bookings",
     "statuses",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -156,6 +157,21 @@ DATABASE_DIRECT = (
     if _direct_url
     else {}
 )
+# SPEC §12: when DATABASE_REPLICA_URL is set (a streaming standby), the two reports read
+# from it and nothing else does (reports/routers.py). It takes the default's options;
+# only where to connect comes from its URL. Tests never create it: it mirrors default.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    _replica = dj_database_url.parse(DATABASE_REPLICA_URL)
+    if _replica["ENGINE"] != dj_database_url.parse(DATABASE_URL)["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must name the same kind of database.")
+    DATABASES["replica"] = {
+        **_database,
+        **{key: _replica[key] for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")},
+        "OPTIONS": {**_database.get("OPTIONS", {}), **_replica.get("OPTIONS", {})},
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["reports.routers.ReportsReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

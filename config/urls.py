@@ -23,6 +23,7 @@ urlpatterns = [
     re_path(r"^v2/business/?$", BusinessView.as_view(), name="business"),
     path("", include("statuses.urls")),
     re_path(r"^v2/events/?$", EventFeedView.as_view(), name="event-feed"),
+    path("", include("reports.urls")),
     path("", include(router.urls)),
     re_path(r"^metrics/?$", MetricsView.as_view(), name="metrics"),
 ]

@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_PACKAGES = {"config", "core", "accounts", "events", "bookings", "statuses", "webhooks"}
+PROJECT_PACKAGES = {
+    "config",
+    "core",
+    "accounts",
+    "events",
+    "bookings",
+    "statuses",
+    "webhooks",
+    "reports",
+}
 MAY_IMPORT = {
     "core": set(),
     "accounts": {"core"},
@@ -15,6 +24,7 @@ MAY_IMPORT = {
     "bookings": {"accounts", "core", "events"},
     "statuses": {"accounts", "core", "events"},
     "webhooks": {"accounts", "core", "events"},
+    "reports": {"bookings", "accounts", "core"},
 }
 
 

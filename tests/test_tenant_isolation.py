@@ -91,6 +91,13 @@ def attacks(victim, business, attacker_status):
     def own_business_only(body):
         assert body["id"] != business.id
 
+    def counts_only_own_bookings(body):
+        own = Booking.objects.exclude(business=business).count()
+        assert sum(row["bookings"] for row in body["results"]) == own
+
+    def counts_no_victim_stays(body):
+        assert sum(row["stays"] for row in body["results"]) == 0
+
     def endpoint_in_own_business(body):
         assert not WebhookEndpoint.objects.filter(pk=body["id"], business=business).exists()
 
@@ -168,6 +175,23 @@ def attacks(victim, business, attacker_status):
             None,
         ),
         ("get", "/v2/webhook_endpoints", "/v2/webhook_endpoints", None, 200, no_victim_endpoints),
+        # The victim's booking was created today, and its lead stay ended on 2025-01-10.
+        (
+            "get",
+            "/v2/reports/pipeline",
+            "/v2/reports/pipeline",
+            None,
+            200,
+            counts_only_own_bookings,
+        ),
+        (
+            "get",
+            "/v2/reports/time_in_status",
+            "/v2/reports/time_in_status?from=2025-01-01",
+            None,
+            200,
+            counts_no_victim_stays,
+        ),
         (
             "post",
             "/v2/webhook_endpoints",

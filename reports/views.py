@@ -1,0 +1,205 @@
+"""The reports API (SPEC §11): `GET /v2/reports/pipeline`, `GET /v2/reports/time_in_status`."""
+
+from types import SimpleNamespace
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from accounts.models import Business
+from bookings.models import BookingStatus
+from core.negotiation import ContentNegotiation
+from core.renderers import JSONRenderer
+from core.schema import COMMON_ERRORS
+from core.views import RejectUnknownQueryParametersMixin
+from reports.queries import (
+    MAX_BUCKETS,
+    PIPELINE_COLUMNS,
+    PIPELINE_DEFINITIONS,
+    ROUNDING,
+    TIME_IN_STATUS_COLUMNS,
+    TIME_IN_STATUS_DEFINITIONS,
+    Interval,
+    ReportWindow,
+    pipeline,
+    time_in_status,
+)
+from reports.renderers import ResultsCSVRenderer
+
+
+class PipelineRowSerializer(serializers.Serializer):
+    bucket = serializers.DateField(help_text="The bucket's first local day.")
+    bookings = serializers.IntegerField()
+    reached_tentative = serializers.IntegerField()
+    reached_definite = serializers.IntegerField()
+    lost = serializers.IntegerField()
+    open = serializers.IntegerField()
+    conversion_to_definite = serializers.FloatField(allow_null=True)
+    median_days_to_definite = serializers.FloatField(allow_null=True)
+
+
+class TimeInStatusRowSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=BookingStatus.choices)
+    stays = serializers.IntegerField()
+    median_days = serializers.FloatField(allow_null=True)
+    p90_days = serializers.FloatField(allow_null=True)
+
+
+class ReportMetaSerializer(serializers.Serializer):
+    time_zone = serializers.CharField(help_text="The business's zone the dates are in.")
+    to = serializers.DateField()
+    interval = serializers.ChoiceField(choices=Interval.choices, required=False)
+    definitions = serializers.DictField(child=serializers.CharField())
+    rounding = serializers.CharField()
+
+    def get_fields(self):
+        # `from` is a keyword: declared here rather than as a class attribute.
+        return {"from": serializers.DateField(), **super().get_fields()}
+
+
+class PipelineReportSerializer(serializers.Serializer):
+    results = PipelineRowSerializer(many=True)
+    meta = ReportMetaSerializer()
+
+
+class TimeInStatusReportSerializer(serializers.Serializer):
+    results = TimeInStatusRowSerializer(many=True)
+    meta = ReportMetaSerializer()
+
+
+DATE_PARAMETERS = [
+    OpenApiParameter("format", exclude=True),  # see AcceptHeaderNegotiation
+    OpenApiParameter(
+        "from",
+        OpenApiTypes.DATE,
+        description="First local day, inclusive. Default: the first day of the month "
+        "12 months before `to`'s month.",
+    ),
+    OpenApiParameter(
+        "to", OpenApiTypes.DATE, description="Last local day, inclusive. Default: today."
+    ),
+]
+# Errors are JSON, also to a client that asked for CSV (ReportView.finalize_response).
+ERRORS = {(code, "application/json"): answer for code, answer in COMMON_ERRORS.items()}
+CSV = OpenApiResponse(
+    response=OpenApiTypes.STR,
+    description="With `Accept: text/csv`: a header row, then one line per row of `results`.",
+)
+
+
+class AcceptHeaderNegotiation(ContentNegotiation):
+    """JSON or CSV by the Accept header alone: `?format=` is not a parameter of the
+    reports, refused as unknown like any other, rather than DRF's renderer override
+    (which answers a format it does not know with a 404)."""
+
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
+
+
+class ReportView(RejectUnknownQueryParametersMixin, APIView):
+    """A report of the caller's business, read from the replica when one is set."""
+
+    http_method_names = ["get", "head", "options"]
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, ResultsCSVRenderer]
+    content_negotiation_class = AcceptHeaderNegotiation
+    csv_columns: tuple[str, ...] = ()
+
+    def business(self) -> Business:
+        return Business.objects.only("id", "timezone").get(pk=self.request.user.business_id)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # An error is answered in JSON even to a client that asked for CSV.
+        if isinstance(response.accepted_renderer, ResultsCSVRenderer) and not (
+            isinstance(response.data, dict) and "results" in response.data
+        ):
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response
+
+
+class PipelineView(ReportView):
+    csv_columns = PIPELINE_COLUMNS
+
+    def allowed_query_parameters(self) -> set[str]:
+        return {"from", "to", "interval"}
+
+    @extend_schema(
+        operation_id="v2_reports_pipeline",
+        summary="Bookings by the local date they were created, and how far they got",
+        description=(
+            "One row per bucket (`interval`) of the range, empty ones included, oldest "
+            "first, in the business's time zone: the bookings created in it, how many "
+            "reached tentative and definite (by their history or current status), how "
+            "many are lost or open now, the conversion to definite and the median days "
+            "to definite. `meta` gives the definitions, the zone and the range used. "
+            f"More than {MAX_BUCKETS} buckets is a 400 naming `interval`."
+        ),
+        parameters=[
+            *DATE_PARAMETERS,
+            OpenApiParameter(
+                "interval",
+                {"type": "string", "enum": Interval.values},
+                description="Bucket size; weeks start on Monday. Default: month.",
+            ),
+        ],
+        responses={
+            (200, "application/json"): PipelineReportSerializer,
+            (200, "text/csv"): CSV,
+            **ERRORS,
+        },
+    )
+    def get(self, request):
+        business = self.business()
+        window = ReportWindow.from_params(request.query_params, business.zone)
+        return Response(
+            {
+                "results": pipeline(business, window),
+                "meta": {
+                    **window.meta(),
+                    "definitions": PIPELINE_DEFINITIONS,
+                    "rounding": ROUNDING,
+                },
+            }
+        )
+
+
+class TimeInStatusView(ReportView):
+    csv_columns = TIME_IN_STATUS_COLUMNS
+
+    def allowed_query_parameters(self) -> set[str]:
+        return {"from", "to"}
+
+    @extend_schema(
+        operation_id="v2_reports_time_in_status",
+        summary="How long bookings stayed in each status",
+        description=(
+            "For each of the four statuses, in order (lead, tentative, definite, lost), "
+            "the stays that ended in the range (local days of the business's time zone) "
+            "with their median and 90th percentile length in days. `meta` gives the "
+            "definitions, the zone and the range used."
+        ),
+        parameters=DATE_PARAMETERS,
+        responses={
+            (200, "application/json"): TimeInStatusReportSerializer,
+            (200, "text/csv"): CSV,
+            **ERRORS,
+        },
+    )
+    def get(self, request):
+        business = self.business()
+        window = ReportWindow.from_params(
+            request.query_params, business.zone, interval_allowed=False
+        )
+        return Response(
+            {
+                "results": time_in_status(business, window),
+                "meta": {
+                    **window.meta(with_interval=False),
+                    "definitions": TIME_IN_STATUS_DEFINITIONS,
+                    "rounding": ROUNDING,
+                },
+            }
+        )

@@ -1,0 +1,27 @@
+"""The reports' queries per request: the token, the business's zone and one statement,
+however many bookings and history entries there are."""
+
+import datetime as dt
+
+import pytest
+
+AUTH = 1  # the token lookup
+ZONE = 1  # the business's time zone
+REPORT = 1  # the report's one statement
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [1, 20])
+@pytest.mark.parametrize("report", ["pipeline", "time_in_status"])
+def test_a_report_costs_the_same_whatever_the_history(
+    api, make_booking, django_assert_num_queries, report, count
+):
+    for _ in range(count):
+        booking = make_booking()
+        booking.change_status("tentative", at=dt.datetime(2025, 1, 10, tzinfo=dt.UTC))
+        booking.change_status("definite", at=dt.datetime(2025, 1, 12, tzinfo=dt.UTC))
+
+    with django_assert_num_queries(AUTH + ZONE + REPORT):
+        response = api.get(f"/v2/reports/{report}?from=2025-01-01")
+
+    assert response.status_code == 200

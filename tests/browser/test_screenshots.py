@@ -8,6 +8,7 @@ docs/screenshots/ only when ADMIN_SCREENSHOTS=1:
 
 import datetime as dt
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,38 @@ def test_statuses_list(page: Page, log_in, make_staff, business):
     # The list is wide: give it the room the navigation sidebar takes.
     page.click("#toggle-nav-sidebar")
     save(page, "statuses-list")
+
+
+def demo_year(business) -> None:
+    """A year of bookings, a few more each month, most moving on within weeks."""
+    chance = random.Random(2025)
+    for month in range(1, 13):
+        for number in range(6 + month + chance.randrange(6)):
+            created = at(month, 1 + chance.randrange(28), 8 + chance.randrange(9))
+            booking = Booking.objects.create(
+                business=business, name=f"Event {month}-{number}", created_at=created
+            )
+            fate = chance.random()
+            if fate < 0.2:
+                continue  # still a lead
+            tentative = created + dt.timedelta(days=1 + chance.randrange(10))
+            booking.change_status("tentative", at=tentative, by="JoeSchmo", source="api")
+            if fate < 0.4:
+                continue
+            outcome = "definite" if fate < 0.8 else "lost"
+            later = tentative + dt.timedelta(days=2 + chance.randrange(25))
+            booking.change_status(outcome, at=later, by="JoeSchmo", source="api")
+            if fate < 0.5:  # the event was called off after all
+                gone = later + dt.timedelta(days=3 + chance.randrange(40))
+                booking.change_status("lost", at=gone, by="frontdesk", source="admin")
+
+
+def test_pipeline_page(page: Page, log_in, make_staff, business):
+    demo_year(business)
+    log_in(page, make_staff("frontdesk", business))
+    page.set_viewport_size({"width": 1440, "height": 900})
+
+    page.goto("/admin/reports/pipeline/?from=2025-01-01&to=2025-12-31&interval=month")
+    expect(page.locator("#pipeline-chart svg rect.bar")).to_have_count(3 * 12)
+    expect(page.locator("#time-in-status-table tbody tr")).to_have_count(4)
+    save(page, "pipeline")

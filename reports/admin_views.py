@@ -1,0 +1,210 @@
+"""The admin's report pages (SPEC §11): "Pipeline", the pipeline as a chart and a table
+followed by the time-in-status table, and both reports as CSV downloads.
+
+Staff see their own business's reports (they need the view permission on bookings);
+superusers choose a business. The site (config/admin.py) mounts `urls()` and lists
+`reports_section()` on its index and in its sidebar.
+"""
+
+from urllib.parse import urlencode
+
+from django.contrib.admin import AdminSite
+from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views import View
+
+from accounts.models import Business, User
+from core.errors import InvalidValue
+from reports.chart import pipeline_chart
+from reports.queries import (
+    PIPELINE_COLUMNS,
+    TIME_IN_STATUS_COLUMNS,
+    Interval,
+    ReportWindow,
+    pipeline,
+    time_in_status,
+)
+from reports.renderers import ResultsCSVRenderer
+
+WINDOW_PARAMETERS = ("from", "to", "interval")
+# Each report: how it is computed, and its CSV's columns (as the API writes them).
+REPORTS = {
+    "pipeline": (pipeline, PIPELINE_COLUMNS),
+    "time_in_status": (time_in_status, TIME_IN_STATUS_COLUMNS),
+}
+# The reports read the replica when one is configured (SPEC §12); when it cannot be
+# reached they answer 503, as the API's reports do (SPEC §13).
+UNREACHABLE = (OperationalError, InterfaceError)
+UNAVAILABLE_MESSAGE = "The reports' database cannot be reached; try again in a moment."
+
+
+def may_view_reports(user: User) -> bool:
+    """Superusers, and staff of a business allowed to view its bookings."""
+    if not (user.is_active and user.is_staff):
+        return False
+    return user.is_superuser or (
+        user.business_id is not None and user.has_perm("bookings.view_booking")
+    )
+
+
+def urls(admin_site: AdminSite) -> list:
+    return [
+        path(
+            "reports/pipeline/",
+            admin_site.admin_view(PipelinePage.as_view(admin_site=admin_site)),
+            name="reports_pipeline",
+        ),
+        *(
+            path(
+                f"reports/{report}.csv",
+                admin_site.admin_view(ReportCSV.as_view(report=report, csv_columns=columns)),
+                name=f"reports_{report}_csv",
+            )
+            for report, (_query, columns) in REPORTS.items()
+        ),
+    ]
+
+
+def reports_section(admin_site: AdminSite) -> dict:
+    """The "Reports" section of the index and the sidebar, shaped as the admin shapes
+    an app's."""
+    url = reverse("admin:reports_pipeline", current_app=admin_site.name)
+    return {
+        "name": "Reports",
+        "app_label": "reports",
+        "app_url": url,
+        "has_module_perms": True,
+        "models": [
+            {
+                "name": "Pipeline",
+                "object_name": "Pipeline",
+                "admin_url": url,
+                "add_url": None,
+                "view_only": True,
+                "perms": {"add": False, "change": False, "delete": False, "view": True},
+            }
+        ],
+    }
+
+
+def chosen_business(request: HttpRequest) -> Business | None:
+    """Staff: their own business, whatever the query says. Superusers: the business
+    `?business=` names, None until they choose one."""
+    if not request.user.is_superuser:
+        return request.user.business
+    choice = request.GET.get("business", "")
+    if not choice:
+        return None
+    business = None
+    if choice.isascii() and choice.isdigit() and len(choice) <= 10:
+        business = Business.objects.filter(pk=int(choice)).first()
+    if business is None:
+        raise InvalidValue(f"No business has the id {choice!r}.", field="business")
+    return business
+
+
+def requested_window(
+    request: HttpRequest, business: Business, *, interval_allowed: bool = True
+) -> ReportWindow:
+    """The window the query asks for (its empty fields take the reports' defaults);
+    InvalidValue naming the parameter at fault."""
+    names = WINDOW_PARAMETERS if interval_allowed else ("from", "to")
+    params = {name: request.GET[name] for name in names if request.GET.get(name)}
+    return ReportWindow.from_params(params, business.zone, interval_allowed=interval_allowed)
+
+
+class PipelinePage(View):
+    admin_site: AdminSite | None = None
+
+    def get(self, request: HttpRequest) -> TemplateResponse:
+        if not may_view_reports(request.user):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Pipeline",
+            "intervals": Interval.choices,
+            "businesses": Business.objects.order_by("name") if request.user.is_superuser else [],
+            "chosen": {
+                name: request.GET.get(name, "") for name in ("business", *WINDOW_PARAMETERS)
+            },
+        }
+        try:
+            business = chosen_business(request)
+            window = requested_window(request, business) if business else None
+        except InvalidValue as error:
+            context["error"] = error
+            return TemplateResponse(request, "admin/reports/pipeline.html", context, status=400)
+        if business is not None:
+            try:
+                context.update(self.report_context(business, window))
+            except UNREACHABLE:
+                context["unavailable"] = UNAVAILABLE_MESSAGE
+                return TemplateResponse(request, "admin/reports/pipeline.html", context, status=503)
+        return TemplateResponse(request, "admin/reports/pipeline.html", context)
+
+    def report_context(self, business: Business, window: ReportWindow) -> dict:
+        rows = pipeline(business, window)
+        shown = {
+            "business": str(business.pk),
+            "from": window.first.isoformat(),
+            "to": window.last.isoformat(),
+            "interval": window.interval,
+        }
+        query = urlencode(shown)
+        return {
+            "business": business,
+            "window": window,
+            # The form shows the window as resolved, defaults filled in.
+            "chosen": shown,
+            "pipeline": [
+                {
+                    **row,
+                    "conversion_percent": (
+                        None
+                        if row["conversion_to_definite"] is None
+                        else 100 * row["conversion_to_definite"]
+                    ),
+                }
+                for row in rows
+            ],
+            "chart": pipeline_chart(rows, window.interval),
+            "time_in_status": time_in_status(business, window),
+            "pipeline_csv": f"{reverse('admin:reports_pipeline_csv')}?{query}",
+            "time_in_status_csv": f"{reverse('admin:reports_time_in_status_csv')}?{query}",
+        }
+
+
+class ReportCSV(View):
+    """One report as the API's CSV (reports.renderers.ResultsCSVRenderer, which writes
+    the view's `csv_columns`), as a download."""
+
+    report: str = ""
+    csv_columns: tuple[str, ...] = ()
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not may_view_reports(request.user):
+            raise PermissionDenied
+        try:
+            business = chosen_business(request)
+            if business is None:
+                raise InvalidValue("Choose a business.", field="business")
+            window = requested_window(request, business, interval_allowed=self.report == "pipeline")
+        except InvalidValue as error:
+            return HttpResponseBadRequest(
+                f"{error.field}: {error.message}", content_type="text/plain; charset=utf-8"
+            )
+        compute, _columns = REPORTS[self.report]
+        try:
+            rows = compute(business, window)
+        except UNREACHABLE:
+            return HttpResponse(
+                UNAVAILABLE_MESSAGE, status=503, content_type="text/plain; charset=utf-8"
+            )
+        body = ResultsCSVRenderer().render({"results": rows}, renderer_context={"view": self})
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+        filename = f"{self.report}-{business.pk}-{window.first}-{window.last}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response

@@ -385,7 +385,8 @@ def pipeline_statement(business, window: ReportWindow, alias: str) -> tuple[str,
                    MAX(CASE WHEN h.to_status IN (%s, %s) THEN 1 ELSE 0 END) AS tentative_entry,
                    MIN(CASE WHEN h.to_status = %s THEN h.status_at END) AS first_definite_at
             FROM {tables()["booking"]} b
-                LEFT JOIN {tables()["history"]} h ON h.booking_id = b.id
+                LEFT JOIN {tables()["history"]} h
+                    ON h.booking_id = b.id AND h.business_id = b.business_id
             WHERE b.business_id = %s AND b.created_at >= %s AND b.created_at < %s
             GROUP BY b.id, b.status, b.created_at, b.definite_at
         ),
@@ -460,8 +461,10 @@ def time_in_status_statement(business, window: ReportWindow, alias: str) -> tupl
             SELECT COALESCE(LAG(h.to_status) OVER in_order, %s) AS grp,
                    COALESCE(LAG(h.status_at) OVER in_order, b.created_at) AS started,
                    h.status_at AS ended
-            FROM {tables()["history"]} h JOIN {tables()["booking"]} b ON b.id = h.booking_id
-            WHERE b.business_id = %s AND h.status_at < %s
+            FROM {tables()["history"]} h
+                JOIN {tables()["booking"]} b
+                    ON b.id = h.booking_id AND b.business_id = h.business_id
+            WHERE h.business_id = %s AND h.status_at < %s
             WINDOW in_order AS (PARTITION BY h.booking_id ORDER BY h.status_at, h.id)
         ),
         facts AS (

@@ -533,6 +533,20 @@ def test_retry_of_another_business_or_another_endpoints_delivery_is_a_404(
 
 
 @pytest.mark.django_db
+def test_retry_with_ids_past_bigint_is_a_404(api, make_endpoint, make_delivery):
+    delivery = make_delivery(make_endpoint(), status=DeliveryStatus.FAILED)
+    huge = 2**100  # found by the schema fuzzer: a 500 on SQLite before
+
+    for path in (
+        f"/v2/webhook_endpoints/{huge}/deliveries/{delivery.pk}/retry",
+        f"/v2/webhook_endpoints/{delivery.endpoint_id}/deliveries/{huge}/retry",
+    ):
+        assert api.post(path).status_code == 404
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED
+
+
+@pytest.mark.django_db
 def test_an_unknown_event_type_is_named_in_a_flat_list_of_messages(api):
     response = api.post(
         "/v2/webhook_endpoints", {"url": URL, "event_types": ["booking.created", "nope"]}

@@ -215,7 +215,10 @@ class WebhookEndpointViewSet(
             delivery = (
                 Delivery.objects.for_business(request.user.business_id)
                 .with_event_type()
-                .get(endpoint_id=pk, pk=delivery_id)
+                # endpoint__pk, not endpoint_id: the same column, but only a lookup on
+                # the primary key answers an id past bigint with "none such" (Django's
+                # IntegerField overflow check) where the foreign key's raises (SQLite).
+                .get(endpoint__pk=pk, pk=delivery_id)
             )
             delivery.retry_now()
         except ObjectDoesNotExist:  # none such, or its endpoint deleted since

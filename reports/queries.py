@@ -23,9 +23,10 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import Any
 
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
 from django.db.models import Aggregate, FloatField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -325,7 +326,20 @@ def tables() -> dict[str, str]:
 
 
 def run(alias: str, sql: str, params: list) -> list[tuple]:
-    with connections[alias].cursor() as cursor:
+    connection = connections[alias]
+    on_postgresql = connection.vendor == "postgresql"
+    # On PostgreSQL in a transaction of its own, for the SET LOCAL; never on SQLite,
+    # where a transaction would take the write lock (BEGIN IMMEDIATE) for a read.
+    in_transaction = (
+        transaction.atomic(using=alias, savepoint=False) if on_postgresql else nullcontext()
+    )
+    with in_transaction, connection.cursor() as cursor:
+        if on_postgresql:
+            # A pooled connection prepares a statement it has run DB_PREPARE_THRESHOLD
+            # times, and PostgreSQL may then plan it once for every business: after a
+            # few small ones, a business of 100,000 bookings got a plan 1.2-1.7x slower
+            # than its own (docs/benchmarks.md). A report is planned for its business.
+            cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         cursor.execute(sql, params)
         return cursor.fetchall()
 

@@ -34,7 +34,6 @@ takes a few minutes on two cores, most of it loading.
 
 import argparse
 import datetime as dt
-import io
 import json
 import os
 import random
@@ -51,6 +50,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import psycopg
+from in_process import call, wsgi_environ
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,30 +203,6 @@ def setup_django(url: str) -> None:
     django.setup()
 
 
-def wsgi_environ(method: str, path: str, body: bytes, key: str, headers: dict) -> dict:
-    return {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "127.0.0.1",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_AUTHORIZATION": f"Token {key}",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.version": (1, 0),
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        **headers,
-    }
-
-
 class App:
     """The WSGI app gunicorn serves, called directly; keeps the last ETag."""
 
@@ -237,19 +213,15 @@ class App:
         self.key = key
         self.etag = None
 
-    def _start_response(self, status: str, headers: list, exc_info=None) -> None:
+    def post(self, path: str, body: dict, headers: dict | None = None) -> bytes:
+        environ = wsgi_environ(
+            "POST", path, body=json.dumps(body).encode(), key=self.key, headers=headers
+        )
+        status, answer_headers, answer = call(self.application, environ)
         if not status.startswith("200"):
             raise SystemExit(f"HTTP {status}")
-        self.etag = next((value for name, value in headers if name == "ETag"), None)
-
-    def post(self, path: str, body: dict, headers: dict | None = None) -> bytes:
-        payload = json.dumps(body).encode()
-        environ = wsgi_environ("POST", path, payload, self.key, headers or {})
-        result = self.application(environ, self._start_response)
-        try:
-            return b"".join(result)
-        finally:
-            getattr(result, "close", lambda: None)()
+        self.etag = next((value for name, value in answer_headers if name == "ETag"), None)
+        return answer
 
 
 def percentile(values: list[float], fraction: float) -> float:

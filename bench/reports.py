@@ -29,7 +29,6 @@ the first time, copying the database about as long.
 """
 
 import argparse
-import io
 import os
 import platform
 import secrets
@@ -40,6 +39,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from in_process import call, wsgi_environ
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,34 +158,9 @@ class App:
         self.application = application
 
     def get(self, path: str, key: str) -> bytes:
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": path,
-            "QUERY_STRING": "",
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "80",
-            "HTTP_HOST": "127.0.0.1",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_AUTHORIZATION": f"Token {key}",
-            "wsgi.input": io.BytesIO(b""),
-            "wsgi.url_scheme": "http",
-            "wsgi.errors": sys.stderr,
-            "wsgi.version": (1, 0),
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-        }
-        statuses = []
-        result = self.application(
-            environ, lambda status, headers, exc=None: statuses.append(status)
-        )
-        try:
-            body = b"".join(result)
-        finally:
-            getattr(result, "close", lambda: None)()
-        if not statuses[0].startswith("200"):
-            raise SystemExit(f"{path}: HTTP {statuses[0]}: {body[:300]!r}")
+        status, _headers, body = call(self.application, wsgi_environ("GET", path, key=key))
+        if not status.startswith("200"):
+            raise SystemExit(f"{path}: HTTP {status}: {body[:300]!r}")
         return body
 
 

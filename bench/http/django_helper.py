@@ -27,7 +27,6 @@
 
 import argparse
 import cProfile
-import io
 import json
 import os
 import pstats
@@ -53,6 +52,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.models import ApiToken, Business, User  # noqa: E402
+from bench.in_process import wsgi_environ  # noqa: E402
 from bookings.models import Booking  # noqa: E402
 from statuses.models import Status  # noqa: E402
 from statuses.services import fork_shared_statuses  # noqa: E402
@@ -227,30 +227,6 @@ def count_queries(context: dict) -> None:
     print(json.dumps(results))
 
 
-def wsgi_environ(method: str, path: str, body: bytes, key: str) -> dict:
-    path, _, query = path.partition("?")
-    return {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "127.0.0.1",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_AUTHORIZATION": f"Token {key}",
-        "CONTENT_TYPE": JSON,
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.version": (1, 0),
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
-
-
 def profile(first: int, endpoint: str, requests: int, rounds: int, lines: int, floor: bool) -> None:
     """CPU time per request of one endpoint in this process, through the WSGI app that
     gunicorn serves (Django's, or with --floor the floor's), without HTTP: the best of
@@ -287,7 +263,7 @@ def profile(first: int, endpoint: str, requests: int, rounds: int, lines: int, f
             put_order += 1 if put_order % 2 == 0 else -1
             request_body = {**body, "sortOrder": put_order}
         payload = json.dumps(request_body).encode() if request_body is not None else b""
-        return wsgi_environ(method, request_path, payload, keys[role])
+        return wsgi_environ(method, request_path, body=payload, key=keys[role])
 
     def start_response(status: str, headers: list, exc_info=None) -> None:
         if not status.startswith("2"):

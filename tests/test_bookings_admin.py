@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -610,7 +611,7 @@ def test_the_action_takes_one_business_per_run(superuser_client, make_booking, o
 
     assert response.status_code == 302
     assert Booking.objects.filter(status="lost").count() == 0
-    messages = [m.message for m in response.wsgi_request._messages]
+    messages = [str(message) for message in get_messages(response.wsgi_request)]
     assert any("all of one business" in message for message in messages)
 
 

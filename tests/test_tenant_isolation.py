@@ -252,6 +252,8 @@ def test_another_business_is_refused_on_every_endpoint_and_method(
             assert response.status_code == expected, (method, path, response.content)
             if check:
                 check(response.json())
+            elif expected == 404:  # as for an id that never existed
+                assert response.json() == {"detail": "Not found."}, (method, path)
 
     assert victim_snapshot(business) == before
 

@@ -107,14 +107,20 @@ def test_create_defaults_to_every_event_type_and_no_description(api):
 
 @pytest.mark.django_db
 def test_create_ignores_read_only_fields_and_starts_active(api):
-    body = api.post(
-        "/v2/webhook_endpoints",
-        {"url": URL, "id": 999, "active": False, "disabled_reason": "x"},
-    ).json()
+    body = api.post("/v2/webhook_endpoints", {"url": URL, "id": 999, "disabled_reason": "x"}).json()
     endpoint = WebhookEndpoint.objects.get(pk=body["id"])
     assert body["id"] != 999
     assert endpoint.active
     assert endpoint.disabled_reason == ""
+
+
+@pytest.mark.django_db
+def test_create_honours_active_false(api):
+    body = api.post("/v2/webhook_endpoints", {"url": URL, "active": False}).json()
+
+    assert body["active"] is False
+    assert WebhookEndpoint.objects.get(pk=body["id"]).active is False
+    assert api.get(f"/v2/webhook_endpoints/{body['id']}").json()["active"] is False
 
 
 @pytest.mark.django_db

@@ -267,7 +267,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Bookings that move through lead → tentative → definite (or lost) with a precise "
         "UTC moment and an audit trail for every status change, and each business's "
-        "appointment status list. Authenticate with `Authorization: Token <key>`; every "
+        "appointment status list. Authenticate with `Authorization: Token <key>` or, the "
+        "same key, `Authorization: Bearer <key>`; every "
         "request sees only the caller's business."
     ),
     "VERSION": "2.0.0",

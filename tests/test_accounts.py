@@ -70,8 +70,11 @@ def test_a_deleted_token_stops_working(client):
     ("header", "detail"),
     [
         (None, "Authentication credentials were not provided."),
-        ("Bearer {key}", "Authentication credentials were not provided."),
+        ("Basic {key}", "Authentication credentials were not provided."),
         ("Token", "Invalid token header: expected 'Token <key>'."),
+        ("Bearer", "Invalid token header: expected 'Bearer <key>'."),
+        ("Bearer {key} extra", "Invalid token header: expected 'Bearer <key>'."),
+        ("Bearer {key}x", "Invalid token."),
         ("Token {key} extra", "Invalid token header: expected 'Token <key>'."),
         ("Token caf\xe9", "Invalid token."),
         ("Token {key}x", "Invalid token."),
@@ -86,6 +89,36 @@ def test_a_malformed_authorization_header_gets_401_naming_the_problem(client, he
     assert response.status_code == 401
     assert response.json() == {"detail": detail}
     assert response["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("keyword", ["Bearer", "bearer", "BEARER"])
+def test_bearer_is_accepted_exactly_like_token(client, keyword):
+    key = create_token("--business", "43111", "--username", "JoeSchmo")[-1]
+
+    with_bearer = client.get("/v2/business", HTTP_AUTHORIZATION=f"{keyword} {key}")
+    with_token = client.get("/v2/business", HTTP_AUTHORIZATION=f"Token {key}")
+
+    assert with_bearer.status_code == 200
+    assert with_bearer.json() == with_token.json()
+
+
+@pytest.mark.django_db
+def test_failed_bearer_attempts_are_throttled_like_token_ones(client, monkeypatch):
+    from django.core.cache import cache
+
+    from accounts.authentication import FailedAuthenticationThrottle
+
+    monkeypatch.setattr(
+        FailedAuthenticationThrottle, "THROTTLE_RATES", {"failed_authentication": "3/min"}
+    )
+    cache.clear()
+    statuses = [
+        client.get("/v2/bookings", HTTP_AUTHORIZATION=f"{keyword} guess").status_code
+        for keyword in ["Bearer", "Token", "Bearer", "Bearer"]
+    ]
+    cache.clear()
+    assert statuses == [401, 401, 401, 429]
 
 
 @pytest.mark.django_db

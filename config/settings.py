@@ -298,6 +298,9 @@ WEBHOOK_ALLOW_PRIVATE_HOSTS = env_flag("WEBHOOK_ALLOW_PRIVATE_HOSTS")
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Probes and scrapers speak plain HTTP inside the network, and count a redirect as
+    # healthy: the health checks and the metrics answer themselves, never a 301.
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)/?$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))

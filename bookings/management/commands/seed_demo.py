@@ -49,11 +49,10 @@ class Command(BaseCommand):
         self.stdout.write(key)
 
     def _grant_staff_permissions(self, staff: User) -> None:
-        from django.contrib.auth.models import Permission
+        from accounts.staff import staff_group
 
-        staff.user_permissions.set(
-            Permission.objects.filter(content_type__app_label__in=["bookings", "statuses"])
-        )
+        staff.user_permissions.clear()  # the group is the one grant (a demo seeded before it)
+        staff.groups.add(staff_group())
 
     def _create_demo_bookings(self, business: Business) -> None:
         import datetime as dt

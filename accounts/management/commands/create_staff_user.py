@@ -1,0 +1,53 @@
+import os
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.services import create_staff_user
+
+# The command's option for each field create_staff_user names in its errors.
+OPTION_OF_FIELD = {"business": "--business", "username": "--username", "password": "password"}
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a staff member of a business: a user who signs in to the admin, sees only "
+        "that business's rows and is in the Staff group. Prints a one-time password as "
+        "the last line, unless --password-from-env names where to read one."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--business", type=int, required=True, help="an existing business id")
+        parser.add_argument(
+            "--username",
+            required=True,
+            help="Django's username rules: up to 150 letters, digits and @ . + - _",
+        )
+        parser.add_argument(
+            "--password-from-env",
+            metavar="VAR",
+            help="read the password from this environment variable (never from the "
+            "command line, where other users of the machine can see it)",
+        )
+
+    def handle(self, *args, business, username, password_from_env, **options):
+        if password_from_env is None:
+            password = secrets.token_urlsafe(12)
+        else:
+            password = os.environ.get(password_from_env, "")
+            if not password:
+                raise CommandError(f"--password-from-env: ${password_from_env} is unset or empty.")
+        try:
+            user = create_staff_user(business_id=business, username=username, password=password)
+        except ValidationError as error:
+            raise CommandError(
+                " ".join(
+                    f"{OPTION_OF_FIELD[field]}: {' '.join(messages)}"
+                    for field, messages in error.message_dict.items()
+                )
+            ) from error
+        self.stdout.write(f"Staff user {user.username} of business {business} created.")
+        if password_from_env is None:
+            self.stdout.write("Password (shown once; change it after signing in):")
+            self.stdout.write(password)

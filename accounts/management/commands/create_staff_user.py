@@ -4,6 +4,7 @@ import secrets
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.management.account_options import add_account_arguments, one_line_error
 from accounts.services import create_staff_user
 
 # The command's option for each field create_staff_user names in its errors.
@@ -18,12 +19,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--business", type=int, required=True, help="an existing business id")
-        parser.add_argument(
-            "--username",
-            required=True,
-            help="Django's username rules: up to 150 letters, digits and @ . + - _",
-        )
+        add_account_arguments(parser, business_help="an existing business's id")
         parser.add_argument(
             "--password-from-env",
             metavar="VAR",
@@ -41,12 +37,7 @@ class Command(BaseCommand):
         try:
             user = create_staff_user(business_id=business, username=username, password=password)
         except ValidationError as error:
-            raise CommandError(
-                " ".join(
-                    f"{OPTION_OF_FIELD[field]}: {' '.join(messages)}"
-                    for field, messages in error.message_dict.items()
-                )
-            ) from error
+            raise one_line_error(error, OPTION_OF_FIELD) from error
         self.stdout.write(f"Staff user {user.username} of business {business} created.")
         if password_from_env is None:
             self.stdout.write("Password (shown once; change it after signing in):")

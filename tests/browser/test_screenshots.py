@@ -65,7 +65,8 @@ def test_bookings_pages(page: Page, log_in, make_staff, business):
 
     page.goto(f"/admin/bookings/booking/{wedding.pk}/change_status/")
     page.select_option("#id_status", "lost")
-    page.fill("#id_status_at", "2025-02-20T11:00:00")
+    page.fill("#id_status_at_0", "2025-02-20")
+    page.fill("#id_status_at_1", "11:00:00")
     save(page, "booking-change-status")
     page.get_by_role("button", name="Change status").click()
 

@@ -181,12 +181,6 @@ class BookingAdmin(BusinessScopedAdmin):
     change_form_template = "admin/bookings/booking/change_form.html"
     actions = ["change_status_of_selected"]
 
-    def get_list_display(self, request):
-        # Staff see one business only: its column would say the same on every row.
-        if request.user.is_superuser:
-            return self.list_display
-        return [name for name in self.list_display if name != self.business_field]
-
     def get_fieldsets(self, request, obj=None):
         details = ["name", "starts_at", "ends_at", "guest_count", "notes"]
         # Staff create bookings in their own business only; save_model sets it.

@@ -220,10 +220,7 @@ def test_the_superuser_deliveries_list_names_each_business_and_staff_do_not_see_
     page = client.get(reverse("admin:webhooks_delivery_changelist")).content.decode()
     staff_page = staff_client.get(reverse("admin:webhooks_delivery_changelist")).content.decode()
 
-    assert (
-        page.count('<td class="field-business nowrap">') + page.count('<td class="field-business">')
-        == 2
-    )
+    assert page.count('class="field-business') == 2  # a column, one row each
     assert "2025-01-10 21:00 America/New_York" in page  # on the business's clock
-    assert "x" * 300 not in page.split('title="')[0]  # the error cut short in the row
+    assert "x" * 39 + "…" in page  # the error cut short in the row
     assert "field-business" not in staff_page

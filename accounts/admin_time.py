@@ -57,7 +57,8 @@ class LocalDateTimeWidget(forms.SplitDateTimeWidget):
         if isinstance(value, dt.datetime) and timezone.is_aware(value):
             instant = f"= {value.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
         return format_html(
-            '{}<span class="utc-instant" data-for="{}" data-zone="{}">{}</span>',
+            '{}<span class="utc-instant" data-for="{}" data-zone="{}" style="margin-left: 0.5em">'
+            "{}</span>",
             inputs,
             name,
             timezone.get_current_timezone_name(),

@@ -98,14 +98,12 @@ class DeliveryAdmin(BusinessScopedAdmin):
         "id",
         "endpoint_host",
         "business",
-        "event_id_shown",
-        "event_type",
+        "event",
         "status",
         "attempts",
         "last_attempt",
         "next_attempt",
-        "last_response_status",
-        "last_error_short",
+        "last_answer",
     ]
     list_filter = ["status", "endpoint__business"]
     list_select_related = ["endpoint__business"]
@@ -147,12 +145,19 @@ class DeliveryAdmin(BusinessScopedAdmin):
     def next_attempt(self, delivery: Delivery) -> str | None:
         return local_moment_text(delivery.next_attempt_at, delivery.endpoint.business.zone)
 
-    @admin.display(description="last error")
-    def last_error_short(self, delivery: Delivery) -> str:
+    @admin.display(description="event")
+    def event(self, delivery: Delivery) -> str:
+        return format_html("{}<br><small>{}</small>", delivery.event_public_id, delivery.event_type)
+
+    @admin.display(description="last answer")
+    def last_answer(self, delivery: Delivery) -> str:
+        """The receiver's status code and the error, cut short (in full on hover and on
+        the delivery's page)."""
         return format_html(
-            '<span title="{}">{}</span>',
+            '<span title="{}">{}{}</span>',
             delivery.last_error,
-            Truncator(delivery.last_error).chars(40),
+            f"{delivery.last_response_status} " if delivery.last_response_status else "",
+            Truncator(delivery.last_error).chars(32),
         )
 
     @admin.display(description="event")

@@ -129,3 +129,50 @@ def test_pipeline_page(page: Page, log_in, make_staff, business):
     expect(page.locator("#pipeline-chart svg rect.bar")).to_have_count(3 * 12)
     expect(page.locator("#time-in-status-table tbody tr")).to_have_count(4)
     save(page, "pipeline")
+
+
+def test_deliveries_list(page: Page, business, other_business, fake_dns):
+    """The superuser's deliveries list, every business's, at 1,400 px."""
+    from accounts.models import User
+    from events.models import Event
+    from tests.browser.conftest import PASSWORD
+    from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
+
+    outcomes = [
+        (DeliveryStatus.SUCCEEDED, 1, 200, ""),
+        (DeliveryStatus.PENDING, 2, 503, "HTTP 503: Service Unavailable"),
+        (DeliveryStatus.FAILED, 8, None, "connection refused by the receiver at 93.184.215.14"),
+    ]
+    for owner, url in [
+        (business, "https://hooks.example.com/crm"),
+        (other_business, "https://other.example.com/erp"),
+    ]:
+        endpoint = WebhookEndpoint.objects.create(business=owner, url=url, event_types=["*"])
+        for number, (status, attempts, answer, error) in enumerate(outcomes):
+            event = Event.objects.create(
+                business_id=owner.pk,
+                type="booking.status_changed",
+                data={"booking": {"id": number}},
+            )
+            Delivery.objects.create(
+                endpoint=endpoint,
+                event=event,
+                status=status,
+                attempts=attempts,
+                last_attempt_at=at(2, 20 + number, 11),
+                next_attempt_at=at(2, 20 + number, 12)
+                if status == DeliveryStatus.PENDING
+                else None,
+                last_response_status=answer,
+                last_error=error,
+            )
+    User.objects.create_superuser("root", "root@example.com", PASSWORD)
+    page.set_viewport_size({"width": 1400, "height": 700})
+    page.goto("/admin/login/?next=/admin/webhooks/delivery/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.click("#toggle-nav-sidebar")
+
+    expect(page.locator("#result_list tbody tr")).to_have_count(6)
+    save(page, "deliveries-list")

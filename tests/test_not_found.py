@@ -5,19 +5,14 @@ same: tests/test_tenant_isolation.py.)"""
 
 import pytest
 
+from tests.conftest import schema_operations
+
 NOT_FOUND = {"detail": "Not found."}
 UNKNOWN_IDS = ["987654321", str(2**70)]
 
 
 def operations_with_ids(client) -> list[tuple[str, str]]:
-    schema = client.get("/v2/schema?format=json").json()
-    return [
-        (method, path)
-        for path, operations in schema["paths"].items()
-        if "{" in path
-        for method in operations
-        if method in {"get", "post", "put", "patch", "delete"}
-    ]
+    return sorted((method, path) for method, path in schema_operations(client) if "{" in path)
 
 
 @pytest.mark.django_db

@@ -74,7 +74,7 @@ def test_the_bookings_list_shows_iso_dates_and_local_times_named(
 
 
 def test_the_superuser_deliveries_list_fits_1400_px_with_a_business_column(
-    page: Page, new_york, other_business, fake_dns
+    page: Page, log_in, new_york, other_business, fake_dns
 ):
     long_url = "https://hooks.example.com/" + "receiver/" * 30
     for owner in (new_york, other_business):
@@ -93,12 +93,9 @@ def test_the_superuser_deliveries_list_fits_1400_px_with_a_business_column(
                 last_response_status=500,
                 last_error="HTTP 500: " + "the receiver said something long " * 10,
             )
-    User.objects.create_superuser("root", "root@example.com", PASSWORD)
+    log_in(page, User.objects.create_superuser("root", "root@example.com", PASSWORD))
     page.set_viewport_size({"width": 1400, "height": 900})
-    page.goto("/admin/login/?next=/admin/webhooks/delivery/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.goto("/admin/webhooks/delivery/")
 
     expect(page.locator("#result_list tbody tr")).to_have_count(6)
     expect(page.locator("#result_list thead")).to_contain_text("Business")

@@ -131,7 +131,7 @@ def test_pipeline_page(page: Page, log_in, make_staff, business):
     save(page, "pipeline")
 
 
-def test_deliveries_list(page: Page, business, other_business, fake_dns):
+def test_deliveries_list(page: Page, log_in, business, other_business, fake_dns):
     """The superuser's deliveries list, every business's, at 1,400 px."""
     from accounts.models import User
     from events.models import Event
@@ -166,12 +166,9 @@ def test_deliveries_list(page: Page, business, other_business, fake_dns):
                 last_response_status=answer,
                 last_error=error,
             )
-    User.objects.create_superuser("root", "root@example.com", PASSWORD)
+    log_in(page, User.objects.create_superuser("root", "root@example.com", PASSWORD))
     page.set_viewport_size({"width": 1400, "height": 700})
-    page.goto("/admin/login/?next=/admin/webhooks/delivery/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.goto("/admin/webhooks/delivery/")
     page.click("#toggle-nav-sidebar")
 
     expect(page.locator("#result_list tbody tr")).to_have_count(6)

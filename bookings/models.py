@@ -18,7 +18,9 @@ from bookings.events import (
     bookings_updated,
 )
 from core import fixed_sql
-from core.errors import DomainError, InvalidValue, NotFound
+from core.conditional import ensure_version
+from core.errors import InvalidValue, NotFound
+from core.models import ChangeSource
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -56,16 +58,6 @@ NEXT_VERSION = models.F("version") + 1
 BULK_CHANGE_LIMIT = 500
 
 
-class StaleVersion(DomainError):
-    """The caller's copy of the booking is older than the stored one (an `If-Match`
-    that names another version, or an admin form opened before someone else's save).
-    `current_version` is the version stored."""
-
-    def __init__(self, current_version: int) -> None:
-        super().__init__("The booking was changed by someone else since you read it.")
-        self.current_version = current_version
-
-
 class BookingsNotFound(NotFound):
     """Some bookings of a bulk change are not in the business: `ids`, in request order."""
 
@@ -75,12 +67,6 @@ class BookingsNotFound(NotFound):
 
     def as_dict(self) -> dict:
         return {"detail": self.message, "ids": self.ids}
-
-
-class ChangeSource(models.TextChoices):
-    API = "api", "API"
-    ADMIN = "admin", "admin"
-    COMMAND = "command", "command"
 
 
 # A status change's moment and its date are related here only: the date is the
@@ -808,8 +794,7 @@ class Booking(models.Model):
     def ensure_version(self, expected_versions: Collection[int] | None) -> None:
         """StaleVersion unless this (locked) booking's version is one of
         `expected_versions`; None expects nothing (no `If-Match`, or `*`)."""
-        if expected_versions is not None and self.version not in expected_versions:
-            raise StaleVersion(self.version)
+        ensure_version(self.version, expected_versions)
 
     def ensure_ends_not_before_starts(self) -> None:
         if self.starts_at and self.ends_at and self.ends_at < self.starts_at:

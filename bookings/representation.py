@@ -10,7 +10,6 @@ Event model's JSON encoder both write them as ISO 8601 (datetimes with a `Z`,
 fractional seconds only when not zero), so the two texts are the same.
 """
 
-import datetime as dt
 import operator
 from collections.abc import Mapping
 from typing import Any
@@ -18,15 +17,7 @@ from typing import Any
 from django.db import models
 from django.db.models.functions import JSONObject
 
-
-def in_utc(moment: dt.datetime | None) -> dt.datetime | None:
-    """The moment in UTC, for the response. The JSON renderer writes it as ISO 8601 with a
-    `Z` (fractional seconds only when not zero): formatting in orjson's C code rather
-    than here saves a 50-booking page 350 Python-level conversions."""
-    if moment is None or moment.tzinfo is dt.UTC:
-        return moment
-    return moment.astimezone(dt.UTC)
-
+from core.renderers import in_utc
 
 # A booking's fields as the API shows them, in order: the one list `booking_json` and
 # its SQL counterpart `booking_json_sql` (for the data fixes' set-based events) are

@@ -1,8 +1,5 @@
 """The bookings API: thin views over Booking's model methods."""
 
-import re
-from collections.abc import Collection
-
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -16,16 +13,24 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 from bookings.filters import BookingFilter
-from bookings.models import Booking, StaleVersion
+from bookings.models import Booking
 from bookings.serializers import (
     BookingCreateSerializer,
     BookingSerializer,
     BookingStatusChangeSerializer,
     BulkChangeStatusSerializer,
     ChangeStatusSerializer,
+)
+from core.conditional import (
+    IF_MATCH,
+    IF_NONE_MATCH,
+    VersionTagMixin,
+    entity_tag,
+    etag_header,
+    if_match_versions,
+    none_match,
 )
 from core.errors import InvalidValue
 from core.idempotency import idempotent
@@ -44,83 +49,9 @@ from core.views import RejectUnknownQueryParametersMixin
 # is a 404 before a view runs.
 BOOKING_ID = OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH)
 
-# Conditional requests (RFC 9110 §13.1): a booking's entity tag is its version, quoted.
-ENTITY_TAG = r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"'
-VERSION_TAG = re.compile(r"[1-9][0-9]{0,18}")
-ENTITY_TAG_LIST = re.compile(rf"^[\s,]*{ENTITY_TAG}(?:\s*,[\s,]*{ENTITY_TAG})*[\s,]*$")
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    location=OpenApiParameter.HEADER,
-    required=False,
-    type=str,
-    description=(
-        "Write only if the booking's current ETag is one of these (strong comparison: "
-        'weak tags never match), e.g. `"3"`, or `*` for any existing booking. Checked '
-        "under the booking's lock; otherwise 412 with the current ETag, nothing written."
-    ),
-)
-IF_NONE_MATCH = OpenApiParameter(
-    "If-None-Match",
-    location=OpenApiParameter.HEADER,
-    required=False,
-    type=str,
-    description=(
-        "304 with no body when the booking's ETag is one of these (weak comparison), or `*`."
-    ),
-)
-
-
-def etag_header(*codes: int) -> OpenApiParameter:
-    """The ETag these responses carry: the booking's version as a strong tag."""
-    return OpenApiParameter(
-        "ETag",
-        location=OpenApiParameter.HEADER,
-        type=str,
-        response=list(codes),
-        description='The booking\'s version as a strong entity tag, e.g. `"3"`.',
-    )
-
-
 PRECONDITION_FAILED = error(
     "If-Match names none of the booking's current version; the header ETag is the current one."
 )
-
-
-def entity_tag(version: int) -> str:
-    return f'"{version}"'
-
-
-def entity_tags(header: str) -> list[tuple[bool, str]] | None:
-    """The (weak, opaque tag) pairs of an If-Match or If-None-Match list; None when the
-    header is not such a list."""
-    if not ENTITY_TAG_LIST.match(header):
-        return None
-    return [(bool(weak), tag) for weak, tag in re.findall(ENTITY_TAG, header)]
-
-
-def if_match_versions(request) -> Collection[int] | None:
-    """The versions If-Match accepts, for the model methods' `expected_versions`: None
-    without the header or with `*` (any existing booking: the lock finds it or the
-    request is a 404). Strong comparison: a weak tag matches nothing."""
-    header = request.META.get("HTTP_IF_MATCH")
-    if header is None or header.strip() == "*":
-        return None
-    tags = entity_tags(header)
-    if tags is None:
-        raise InvalidValue('Must be * or a list of entity tags, e.g. "3".', field="If-Match")
-    # A tag matches only as written: "01" is not version 1's tag.
-    return {int(tag) for weak, tag in tags if not weak and VERSION_TAG.fullmatch(tag)}
-
-
-def none_match(request, version: int) -> bool:
-    """If-None-Match names this version (weak comparison) or is `*`. A malformed header
-    is ignored, as a cache may."""
-    header = request.META.get("HTTP_IF_NONE_MATCH")
-    if header is None:
-        return False
-    if header.strip() == "*":
-        return True
-    return any(tag == str(version) for _weak, tag in entity_tags(header) or ())
 
 
 @extend_schema_view(
@@ -238,6 +169,7 @@ def none_match(request, version: int) -> bool:
     ),
 )
 class BookingViewSet(
+    VersionTagMixin,
     RejectUnknownQueryParametersMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -255,24 +187,6 @@ class BookingViewSet(
 
     def get_queryset(self):
         return Booking.objects.for_business(self.request.user.business_id)
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Every single-booking answer carries its version as ETag, an Idempotency-Key
-        # replay included (the stored body has the version it answered with).
-        body = getattr(response, "data", None)
-        if response.status_code < 300 and isinstance(body, dict) and "version" in body:
-            response["ETag"] = entity_tag(body["version"])
-        return super().finalize_response(request, response, *args, **kwargs)
-
-    def handle_exception(self, exc):
-        if isinstance(exc, StaleVersion):
-            set_rollback()
-            return Response(
-                {"detail": exc.message},
-                status=status.HTTP_412_PRECONDITION_FAILED,
-                headers={"ETag": entity_tag(exc.current_version)},
-            )
-        return super().handle_exception(exc)
 
     def get_object(self) -> Booking:
         # get_queryset's scope and the id, as one statement compiled once: every detail,

@@ -3,7 +3,8 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from bookings.models import EDITABLE_FIELDS, Booking, BookingStatus
+from bookings.models import EDITABLE_FIELDS, Booking
+from bookings.stamping import BookingStatus
 
 
 class ChangeStatusForm(forms.Form):

@@ -10,6 +10,9 @@ from django.utils import timezone
 from core.fields import OrderedJSONField
 
 IDEMPOTENCY_KEY_LIFETIME = dt.timedelta(hours=24)
+# The earliest moment any record may hold (SPEC §17): older moments are typos or probes,
+# and near year 1 a business's local date may not exist in the database.
+EARLIEST_MOMENT = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 
 
 class ChangeSource(models.TextChoices):

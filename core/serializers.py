@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.models import EARLIEST_MOMENT
 from core.renderers import in_utc
 
 
@@ -62,9 +63,6 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-# The earliest moment any API input may name (SPEC §17): older moments are typos or
-# probes, and near year 1 a business's local date may not exist in the database.
-EARLIEST_MOMENT = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 EARLIEST_DATE = EARLIEST_MOMENT.date()
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # ISO 8601 extended form with a time; the offset is optional (none means UTC).

@@ -58,7 +58,8 @@ class Command(BaseCommand):
     def _create_demo_bookings(self, business: Business) -> None:
         import datetime as dt
 
-        from bookings.models import Booking, ChangeSource
+        from bookings.models import Booking
+        from core.models import ChangeSource
 
         start = dt.datetime(2025, 1, 10, 9, 15, tzinfo=dt.UTC)
 

@@ -154,7 +154,9 @@ class WebhookEndpoint(models.Model):
         self.url = check_url(self.url).url  # the DNS lookup, before any lock is taken
         self.event_types = clean_event_types(self.event_types)
         with transaction.atomic():
-            list(Business.objects.select_for_update().filter(pk=self.business_id).values("pk"))
+            # FOR NO KEY UPDATE: it queues registrations, never a booking's insert.
+            locked = Business.objects.select_for_update(no_key=True).filter(pk=self.business_id)
+            list(locked.values("pk"))
             self.refuse_beyond_the_limit()
             self.save(force_insert=True)
 

@@ -86,10 +86,11 @@ class Business(models.Model):
         Raises ValidationError (and changes nothing) for a name that is not a zone,
         the DomainError of a realignment that refuses (nothing changed either), and
         Business.DoesNotExist when the business is gone. The business row is locked
-        first, so that every realignment sees the zone it is realigned to (SPEC §13)."""
+        first, so that every realignment sees the zone it is realigned to (SPEC §13), with
+        FOR NO KEY UPDATE: bookings of the business are still inserted meanwhile."""
         validate_time_zone_name(name)
         with transaction.atomic():
-            Business.objects.select_for_update().only("pk").get(pk=self.pk)
+            Business.objects.select_for_update(no_key=True).only("pk").get(pk=self.pk)
             self.timezone = name
             self.save(update_fields=["timezone"])
             responses = timezone_changed.send(sender=Business, business=self)

@@ -534,7 +534,7 @@ def test_change_status_waiting_on_a_zone_change_stamps_in_the_new_zone(business,
     def change_zone():
         try:
             with transaction.atomic():
-                Business.objects.select_for_update().get(pk=business.pk)
+                Business.objects.select_for_update(no_key=True).get(pk=business.pk)
                 Booking.objects.select_for_update().filter(pk=booking.pk).get()
                 locked.set()
                 release.wait(5)

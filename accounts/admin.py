@@ -4,10 +4,23 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.admin_scoping import SuperuserOnlyAdmin
 from accounts.models import ApiToken, Business, User, available_time_zones
+from core.errors import DomainError
+
+
+class BusinessForm(forms.ModelForm):
+    def clean_timezone(self) -> str:
+        zone = self.cleaned_data["timezone"]
+        if self.instance.pk is not None and zone != self.instance.timezone:
+            try:
+                self.instance.check_timezone_change(zone)
+            except DomainError as refused:
+                raise forms.ValidationError(refused.message) from None
+        return zone
 
 
 @admin.register(Business)
 class BusinessAdmin(SuperuserOnlyAdmin):
+    form = BusinessForm
     list_display = ["id", "name", "timezone", "created_at"]
     list_filter = ["timezone"]
     search_fields = ["name", "=id"]

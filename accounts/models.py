@@ -11,13 +11,16 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.dispatch import Signal
 
-from core.fixed_sql import CompiledQuery
-
 # Sent by Business.set_timezone inside its transaction, with `business` (its new
 # `timezone` set), after the business row is locked. A receiver realigns its app's
 # dates to the new zone and returns `(what, ids changed)`: the layers above accounts
 # keep such dates, and accounts imports none of them.
 timezone_changed = Signal()
+# Sent by Business.check_timezone_change with `business` and `timezone`, before a zone
+# change (the admin's form asks it, to answer with a form error): a receiver raises a
+# DomainError when its app could not realign to that zone. The realignment itself
+# refuses again in the change's own transaction.
+timezone_change_checked = Signal()
 
 
 def validate_time_zone_name(name: str) -> None:
@@ -69,6 +72,11 @@ class Business(models.Model):
     def zone(self) -> dt.tzinfo:
         return time_zone(self.timezone)
 
+    def check_timezone_change(self, name: str) -> None:
+        """Raise the DomainError a zone change to `name` would refuse with (e.g. a
+        booking dated before 1900), without changing anything."""
+        timezone_change_checked.send(sender=Business, business=self, timezone=name)
+
     def set_timezone(self, name: str) -> dict[str, list[int]]:
         """Put the business on the zone `name` and realign, in the same transaction,
         whatever is dated in its zone (the apps that keep such dates answer
@@ -76,11 +84,13 @@ class Business(models.Model):
         `{"bookings": [ids]}`.
 
         Raises ValidationError (and changes nothing) for a name that is not a zone,
+        the DomainError of a realignment that refuses (nothing changed either), and
         Business.DoesNotExist when the business is gone. The business row is locked
-        first, so that every realignment sees the zone it is realigned to (SPEC §13)."""
+        first, so that every realignment sees the zone it is realigned to (SPEC §13), with
+        FOR NO KEY UPDATE: bookings of the business are still inserted meanwhile."""
         validate_time_zone_name(name)
         with transaction.atomic():
-            Business.objects.select_for_update().only("pk").get(pk=self.pk)
+            Business.objects.select_for_update(no_key=True).only("pk").get(pk=self.pk)
             self.timezone = name
             self.save(update_fields=["timezone"])
             responses = timezone_changed.send(sender=Business, business=self)
@@ -93,13 +103,12 @@ class BusinessUserManager(UserManager):
     def holding_token(self, key_digest: str) -> "User | None":
         """The user whose API token has this digest, with only the fields every API
         request needs loaded (id, username, active flag, business); any other field
-        loads on first access. None when no token has the digest.
-
-        A queryset compiled once (core/fixed_sql.py), because it runs on every API
-        request: the ORM would spend longer building the statement than PostgreSQL
-        spends running it."""
-        found = TOKEN_HOLDER.rows(self.db, key_digest=key_digest)
-        return found[0] if found else None
+        loads on first access. None when no token has the digest."""
+        return (
+            self.filter(api_tokens__key_digest=key_digest)
+            .only("id", "username", "is_active", "business")
+            .first()
+        )
 
 
 class User(AbstractUser):
@@ -141,10 +150,3 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.pk} of {self.user}"
-
-
-TOKEN_HOLDER = CompiledQuery(
-    lambda key_digest: User.objects.filter(api_tokens__key_digest=key_digest).only(
-        "id", "username", "is_active", "business"
-    )
-)

@@ -22,15 +22,12 @@ from rangefilter.filters import DateRangeQuickSelectListFilter
 from accounts.admin_scoping import BusinessScopedAdmin
 from accounts.admin_time import local_moment_text, zone_of
 from accounts.models import Business
+from bookings import actions
+from bookings.actions import BULK_CHANGE_LIMIT
 from bookings.forms import BookingAdminForm, ChangeStatusForm
-from bookings.models import (
-    BULK_CHANGE_LIMIT,
-    EDITABLE_FIELDS,
-    Booking,
-    BookingStatusChange,
-    ChangeSource,
-)
-from core.errors import DomainError
+from bookings.models import EDITABLE_FIELDS, Booking, BookingStatusChange
+from core.errors import DomainError, NotFound
+from core.models import ChangeSource
 
 STATUS_FIELDS = [
     "status",
@@ -286,16 +283,19 @@ class BookingAdmin(BusinessScopedAdmin):
         obj._state.adding = False
 
     def delete_queryset(self, request, queryset) -> None:
-        # One by one, so that each booking writes its `booking.deleted` as it was, locked
-        # in id order (the order concurrent bulk work takes locks in).
-        chosen = list(queryset.values_list("pk", flat=True))
+        # Through the delete action, per business: each booking writes its
+        # `booking.deleted` as it was, locked in id order.
+        chosen = queryset.order_by("pk").values_list("business_id", "pk")
+        by_business: dict[int, list[int]] = {}
+        for business_id, pk in chosen:
+            by_business.setdefault(business_id, []).append(pk)
         with transaction.atomic():
-            for booking in Booking.objects.filter(pk__in=chosen).select_for_update().order_by("pk"):
-                booking.delete()
+            for business_id, ids in by_business.items():
+                actions.delete_bookings(business_id, ids)
 
     @admin.action(description="Change status of selected bookings", permissions=["change"])
     def change_status_of_selected(self, request, queryset):
-        """Booking.objects.change_statuses for the selected bookings, with the form of
+        """bookings.actions.change_statuses for the selected bookings, with the form of
         the change-status page: at most BULK_CHANGE_LIMIT, of one business."""
         chosen = list(queryset.order_by("pk").values_list("pk", "business_id"))
         businesses = {business_id for _pk, business_id in chosen}
@@ -315,7 +315,7 @@ class BookingAdmin(BusinessScopedAdmin):
         form = ChangeStatusForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             try:
-                changed = Booking.objects.change_statuses(
+                changed = actions.change_statuses(
                     businesses.pop(),
                     ids,
                     form.cleaned_data["status"],
@@ -329,7 +329,7 @@ class BookingAdmin(BusinessScopedAdmin):
                 self.message_user(
                     request,
                     f"Status of {len(changed)} booking{'s' if len(changed) != 1 else ''} "
-                    f"changed to {changed[0].get_status_display()}.",
+                    f"changed to {changed[0][0].get_status_display()}.",
                     messages.SUCCESS,
                 )
                 return None
@@ -383,7 +383,7 @@ class BookingAdmin(BusinessScopedAdmin):
                     by=request.user,
                     source=ChangeSource.ADMIN,
                 )
-            except Booking.DoesNotExist:  # deleted since it was read
+            except NotFound:  # deleted since it was read
                 return self._get_obj_does_not_exist_redirect(request, self.opts, str(object_id))
             except DomainError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.message)

@@ -9,7 +9,8 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django_filters.fields import IsoDateTimeField, MultipleChoiceField
 
-from bookings.models import Booking, BookingStatus
+from bookings.models import Booking
+from bookings.stamping import BookingStatus
 
 
 class CommaSeparatedMultipleChoiceField(MultipleChoiceField):

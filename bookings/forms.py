@@ -3,7 +3,8 @@ import datetime as dt
 from django import forms
 
 from accounts.admin_time import LocalDateTimeField, label_with_zone
-from bookings.models import EDITABLE_FIELDS, Booking, BookingStatus
+from bookings.models import EDITABLE_FIELDS, Booking
+from bookings.stamping import BookingStatus
 
 
 class ChangeStatusForm(forms.Form):

@@ -1,98 +1,24 @@
 """Request validation and response shapes for the bookings API."""
 
-import datetime as dt
-import re
-
-from django.db import models
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from bookings.models import (
-    BIGINT_RANGE,
-    BULK_CHANGE_LIMIT,
-    STATUS_FIELDS,
-    Booking,
-    BookingStatus,
-    BookingStatusChange,
-)
+from bookings.actions import BULK_CHANGE_LIMIT
+from bookings.models import BIGINT_RANGE, STATUS_FIELDS, Booking, BookingStatusChange
 from bookings.representation import (
     BOOKING_API_NAMES,
+    STATUS_CHANGE_API_FIELDS,
     booking_json,
-    in_utc,
     status_change_json,
 )
+from bookings.stamping import BookingStatus
 from core.serializers import (
     RejectUnknownFieldsMixin,
+    StatusDateField,
     StrictCharField,
     StrictIntegerField,
+    UTCDateTimeField,
 )
-
-DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# ISO 8601 extended form with a time; the offset is optional (none means UTC).
-ISO_DATETIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}([.,]\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$",
-    re.IGNORECASE,
-)
-
-
-class UTCDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 datetime string with a time part. An offset is converted to UTC;
-    without one the time is taken as UTC. A date alone, an empty string or a
-    non-string is refused. Represented in UTC, which the renderer writes with a `Z`."""
-
-    default_error_messages = {
-        "not_a_string": "Must be an ISO 8601 datetime string, e.g. 2025-01-15T14:30:00Z.",
-        "needs_time": "Must include a time, e.g. 2025-01-15T14:30:00Z (a date alone is not a "
-        "moment).",
-        "malformed": "Not a valid ISO 8601 datetime: {value!r}.",
-        "out_of_range": "Out of the representable range once converted to UTC.",
-    }
-
-    def to_internal_value(self, value):
-        if not isinstance(value, str):
-            self.fail("not_a_string")
-        if not value:
-            self.fail("not_a_string")
-        if DATE_ONLY.match(value):
-            self.fail("needs_time")
-        if not ISO_DATETIME.match(value):
-            self.fail("malformed", value=value[:64])
-        try:
-            moment = dt.datetime.fromisoformat(value.upper().replace(",", "."))
-        except ValueError:
-            self.fail("malformed", value=value[:64])
-        try:
-            if moment.tzinfo is None:
-                return moment.replace(tzinfo=dt.UTC)
-            return moment.astimezone(dt.UTC)
-        except OverflowError:
-            self.fail("out_of_range")
-
-    def to_representation(self, value):
-        return in_utc(value)
-
-
-@extend_schema_field(OpenApiTypes.DATE)
-class StatusDateField(serializers.Field):
-    """`YYYY-MM-DD`, a real calendar date."""
-
-    default_error_messages = {
-        "invalid": "Must be a date as YYYY-MM-DD, e.g. 2025-01-10.",
-        "impossible": "{value!r} is not a real calendar date.",
-    }
-
-    def to_internal_value(self, value):
-        if not isinstance(value, str) or not DATE_ONLY.match(value):
-            self.fail("invalid")
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            self.fail("impossible", value=value)
-
-    def to_representation(self, value):
-        return value  # the renderer writes dates as YYYY-MM-DD
-
 
 STATUS_CHOICE_ERRORS = {
     "invalid_choice": "Unknown status {input!r}; expected one of "
@@ -103,7 +29,7 @@ STATUS_CHOICE_ERRORS = {
 
 class ChangeStatusSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """Body of POST /v2/bookings/{id}/change_status. Its validated data are the keyword
-    arguments of Booking.change_status: `status`, `at` and `on`.
+    arguments of bookings.actions.change_status: `status`, `at` and `on`.
 
     The moment's fields are only parsed here: what a `status_date` means, and whether it
     agrees with `status_at`, depends on the business's time zone, which change_status
@@ -164,7 +90,7 @@ class BookingIdsField(serializers.Field):
 class BulkChangeStatusSerializer(ChangeStatusSerializer):
     """Body of POST /v2/bookings/change_status: change_status's, and the bookings'
     `ids`. Its validated data are the keyword arguments of
-    Booking.objects.change_statuses but the business."""
+    bookings.actions.change_statuses but the business."""
 
     ids = BookingIdsField()
 
@@ -172,103 +98,100 @@ class BulkChangeStatusSerializer(ChangeStatusSerializer):
         return {**super().validate(attrs), "ids": attrs["ids"]}
 
 
-class BookingSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
-    """A booking as every endpoint returns it; the body of PATCH."""
+class BookingSerializer(serializers.ModelSerializer):
+    """A booking as every endpoint returns it: `booking_json`, described field by field
+    for the schema. Output only: bodies are read by the input serializers below."""
 
-    # Status fields are written by Booking.change_status only.
-    forbidden_input_fields = STATUS_FIELDS
-
-    starts_at = UTCDateTimeField(required=False, allow_null=True)
-    ends_at = UTCDateTimeField(required=False, allow_null=True)
-    # Bounded explicitly: SQLite would store any integer, PostgreSQL only 32 bits.
-    guest_count = StrictIntegerField(
-        min_value=0, max_value=2**31 - 1, required=False, allow_null=True
-    )
+    starts_at = UTCDateTimeField(read_only=True, allow_null=True)
+    ends_at = UTCDateTimeField(read_only=True, allow_null=True)
     tentative_at = UTCDateTimeField(read_only=True, allow_null=True)
     definite_at = UTCDateTimeField(read_only=True, allow_null=True)
     lost_at = UTCDateTimeField(read_only=True, allow_null=True)
     created_at = UTCDateTimeField(read_only=True)
     updated_at = UTCDateTimeField(read_only=True)
 
-    serializer_field_mapping = {
-        **serializers.ModelSerializer.serializer_field_mapping,
-        models.CharField: StrictCharField,
-        models.TextField: StrictCharField,
-    }
-
     class Meta:
         model = Booking
         # The representation's one field list (bookings/representation.py).
         fields = list(BOOKING_API_NAMES)
-        read_only_fields = ["id", "status", "tentative_date", "definite_date", "lost_date"]
-        extra_kwargs = {"notes": {"required": False, "allow_blank": True}}
+        read_only_fields = fields
 
     def to_representation(self, booking: Booking) -> dict:
         return booking_json(booking)
 
-    def save(self, **kwargs):
-        # This serializer validates and renders; it never writes. DRF's ModelSerializer
-        # save() would write every field back as it was read (status columns included,
-        # undoing a concurrent change_status) and bypass the events and the version:
-        # bookings are written by Booking.objects.create_booking and Booking.edit only.
-        raise TypeError(
-            "BookingSerializer does not save: write through Booking.objects.create_booking "
-            "or Booking.edit."
-        )
+
+STATUS_FIELDS_MESSAGE = (
+    "Status fields are set by a status change: use POST /v2/bookings/{id}/change_status."
+)
+
+
+class BookingFieldsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """Body of PATCH /v2/bookings/{id} (partial): the ordinary fields, the keyword
+    `fields` of bookings.actions.edit_booking. A status field is refused, pointing to
+    change_status; the other fields a booking shows (`id`, `version`, ...) are read-only
+    and ignored (SPEC §13)."""
+
+    forbidden_input_fields = STATUS_FIELDS
+
+    name = StrictCharField(max_length=200)
+    starts_at = UTCDateTimeField(required=False, allow_null=True)
+    ends_at = UTCDateTimeField(required=False, allow_null=True)
+    # Bounded explicitly: SQLite would store any integer, PostgreSQL only 32 bits.
+    guest_count = StrictIntegerField(
+        min_value=0, max_value=2**31 - 1, required=False, allow_null=True
+    )
+    notes = StrictCharField(required=False, allow_blank=True)
+
+    def extra_known_fields(self) -> set[str]:
+        return set(BOOKING_API_NAMES)
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
             refused = sorted(self.forbidden_input_fields & set(data))
             if refused:
-                message = (
-                    "Status fields are set by a status change: use "
-                    "POST /v2/bookings/{id}/change_status."
+                raise serializers.ValidationError(
+                    {name: [STATUS_FIELDS_MESSAGE] for name in refused}
                 )
-                raise serializers.ValidationError({name: [message] for name in refused})
         return super().to_internal_value(data)
 
 
-class BookingCreateSerializer(BookingSerializer):
+class BookingCreateSerializer(BookingFieldsSerializer):
     """Body of POST /v2/bookings: the ordinary fields, and optionally an initial
-    `status` with `status_at` or `status_date`, recorded as a change from lead."""
+    `status` with `status_at` or `status_date`, recorded as a change from lead. Its
+    validated data: `fields` and the keyword arguments of
+    bookings.actions.create_booking."""
 
     forbidden_input_fields = STATUS_FIELDS - {"status", "status_at", "status_date"}
 
     status = serializers.ChoiceField(
         choices=BookingStatus.choices, required=False, error_messages=STATUS_CHOICE_ERRORS
     )
-    status_at = UTCDateTimeField(required=False, allow_null=True, write_only=True)
-    status_date = StatusDateField(required=False, allow_null=True, write_only=True)
-
-    class Meta(BookingSerializer.Meta):
-        fields = [*BookingSerializer.Meta.fields, "status_at", "status_date"]
-        read_only_fields = ["id", "tentative_date", "definite_date", "lost_date"]
+    status_at = UTCDateTimeField(required=False, allow_null=True)
+    status_date = StatusDateField(required=False, allow_null=True)
 
     def validate(self, attrs):
-        attrs = super().validate(attrs)
         moment_given = attrs.get("status_at") is not None or attrs.get("status_date") is not None
         if moment_given and "status" not in attrs:
             raise serializers.ValidationError(
                 {"status": ["Required when status_at or status_date is given."]}
             )
-        return attrs
+        status = {
+            "status": attrs.pop("status", None),
+            "at": attrs.pop("status_at", None),
+            "on": attrs.pop("status_date", None),
+        }
+        return {"fields": attrs, **status}
 
 
 class BookingStatusChangeSerializer(serializers.ModelSerializer):
+    """An entry of the status history (output only): `status_change_json`."""
+
     status_at = UTCDateTimeField(read_only=True)
     recorded_at = UTCDateTimeField(read_only=True)
 
     class Meta:
         model = BookingStatusChange
-        fields = [
-            "id",
-            "from_status",
-            "to_status",
-            "status_at",
-            "recorded_at",
-            "changed_by",
-            "source",
-        ]
+        fields = [name for name, _is_moment in STATUS_CHANGE_API_FIELDS]
         read_only_fields = fields
 
     def to_representation(self, change: BookingStatusChange) -> dict:

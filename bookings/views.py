@@ -1,9 +1,5 @@
 """The bookings API: thin views over Booking's model methods."""
 
-import re
-from collections.abc import Collection
-
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -16,16 +12,26 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
+from bookings import actions
 from bookings.filters import BookingFilter
-from bookings.models import Booking, StaleVersion
+from bookings.models import Booking
 from bookings.serializers import (
     BookingCreateSerializer,
+    BookingFieldsSerializer,
     BookingSerializer,
     BookingStatusChangeSerializer,
     BulkChangeStatusSerializer,
     ChangeStatusSerializer,
+)
+from core.conditional import (
+    IF_MATCH,
+    IF_NONE_MATCH,
+    VersionTagMixin,
+    entity_tag,
+    etag_header,
+    if_match_versions,
+    none_match,
 )
 from core.errors import InvalidValue
 from core.idempotency import idempotent
@@ -38,89 +44,15 @@ from core.schema import (
     WRITE_ERRORS,
     error,
 )
-from core.views import RejectUnknownQueryParametersMixin
+from core.views import RejectUnknownQueryParametersMixin, object_id
 
 # The path's id is a booking's integer id; routing takes digits only, so anything else
 # is a 404 before a view runs.
 BOOKING_ID = OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH)
 
-# Conditional requests (RFC 9110 §13.1): a booking's entity tag is its version, quoted.
-ENTITY_TAG = r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"'
-VERSION_TAG = re.compile(r"[1-9][0-9]{0,18}")
-ENTITY_TAG_LIST = re.compile(rf"^[\s,]*{ENTITY_TAG}(?:\s*,[\s,]*{ENTITY_TAG})*[\s,]*$")
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    location=OpenApiParameter.HEADER,
-    required=False,
-    type=str,
-    description=(
-        "Write only if the booking's current ETag is one of these (strong comparison: "
-        'weak tags never match), e.g. `"3"`, or `*` for any existing booking. Checked '
-        "under the booking's lock; otherwise 412 with the current ETag, nothing written."
-    ),
-)
-IF_NONE_MATCH = OpenApiParameter(
-    "If-None-Match",
-    location=OpenApiParameter.HEADER,
-    required=False,
-    type=str,
-    description=(
-        "304 with no body when the booking's ETag is one of these (weak comparison), or `*`."
-    ),
-)
-
-
-def etag_header(*codes: int) -> OpenApiParameter:
-    """The ETag these responses carry: the booking's version as a strong tag."""
-    return OpenApiParameter(
-        "ETag",
-        location=OpenApiParameter.HEADER,
-        type=str,
-        response=list(codes),
-        description='The booking\'s version as a strong entity tag, e.g. `"3"`.',
-    )
-
-
 PRECONDITION_FAILED = error(
     "If-Match names none of the booking's current version; the header ETag is the current one."
 )
-
-
-def entity_tag(version: int) -> str:
-    return f'"{version}"'
-
-
-def entity_tags(header: str) -> list[tuple[bool, str]] | None:
-    """The (weak, opaque tag) pairs of an If-Match or If-None-Match list; None when the
-    header is not such a list."""
-    if not ENTITY_TAG_LIST.match(header):
-        return None
-    return [(bool(weak), tag) for weak, tag in re.findall(ENTITY_TAG, header)]
-
-
-def if_match_versions(request) -> Collection[int] | None:
-    """The versions If-Match accepts, for the model methods' `expected_versions`: None
-    without the header or with `*` (any existing booking: the lock finds it or the
-    request is a 404). Strong comparison: a weak tag matches nothing."""
-    header = request.META.get("HTTP_IF_MATCH")
-    if header is None or header.strip() == "*":
-        return None
-    tags = entity_tags(header)
-    if tags is None:
-        raise InvalidValue('Must be * or a list of entity tags, e.g. "3".', field="If-Match")
-    # A tag matches only as written: "01" is not version 1's tag.
-    return {int(tag) for weak, tag in tags if not weak and VERSION_TAG.fullmatch(tag)}
-
-
-def none_match(request, version: int) -> bool:
-    """If-None-Match names this version (weak comparison) or is `*`. A malformed header
-    is ignored, as a cache may."""
-    header = request.META.get("HTTP_IF_NONE_MATCH")
-    if header is None:
-        return False
-    if header.strip() == "*":
-        return True
-    return any(tag == str(version) for _weak, tag in entity_tags(header) or ())
 
 
 @extend_schema_view(
@@ -167,6 +99,7 @@ def none_match(request, version: int) -> bool:
             "field in the body is a 400 pointing to change_status; `ends_at` may not be "
             "before `starts_at`."
         ),
+        request=BookingFieldsSerializer,
         parameters=[BOOKING_ID, IF_MATCH, etag_header(200, 412)],
         responses={
             200: BookingSerializer,
@@ -238,14 +171,13 @@ def none_match(request, version: int) -> bool:
     ),
 )
 class BookingViewSet(
+    VersionTagMixin,
     RejectUnknownQueryParametersMixin,
     mixins.ListModelMixin,
-    mixins.CreateModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
+    """Validate, call bookings/actions.py, render: the rules live in the actions."""
+
     queryset = Booking.objects.none()  # for schema introspection; see get_queryset
     serializer_class = BookingSerializer
     filterset_class = BookingFilter
@@ -256,38 +188,27 @@ class BookingViewSet(
     def get_queryset(self):
         return Booking.objects.for_business(self.request.user.business_id)
 
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Every single-booking answer carries its version as ETag, an Idempotency-Key
-        # replay included (the stored body has the version it answered with).
-        body = getattr(response, "data", None)
-        if response.status_code < 300 and isinstance(body, dict) and "version" in body:
-            response["ETag"] = entity_tag(body["version"])
-        return super().finalize_response(request, response, *args, **kwargs)
-
-    def handle_exception(self, exc):
-        if isinstance(exc, StaleVersion):
-            set_rollback()
-            return Response(
-                {"detail": exc.message},
-                status=status.HTTP_412_PRECONDITION_FAILED,
-                headers={"ETag": entity_tag(exc.current_version)},
-            )
-        return super().handle_exception(exc)
+    @property
+    def business_id(self) -> int:
+        return self.request.user.business_id
 
     def get_object(self) -> Booking:
-        # get_queryset's scope and the id, as one statement compiled once: every detail,
-        # DELETE and history request starts here. DELETE locks the row until its
-        # transaction ends, so a booking deleted meanwhile is a 404.
         try:
-            booking = Booking.objects.get_in_business(
-                self.request.user.business_id,
-                self.kwargs[self.lookup_field],
-                for_update=self.request.method == "DELETE",
-            )
+            booking = Booking.objects.get_in_business(self.business_id, self.kwargs["pk"])
         except Booking.DoesNotExist:
             raise NotFound from None
         self.check_object_permissions(self.request, booking)
         return booking
+
+    def valid_body(self, serializer_class, **kwargs) -> dict:
+        """The body's validated data. When it is invalid, a booking not in the business
+        is still a 404 first (SPEC §13: 404, then 400, then 412)."""
+        body = serializer_class(data=self.request.data, **kwargs)
+        if not body.is_valid():
+            if "pk" in self.kwargs:
+                self.get_object()
+            raise ValidationError(body.errors)
+        return body.validated_data
 
     def allowed_query_parameters(self) -> set[str]:
         pages = {"cursor", "page_size"}
@@ -305,32 +226,12 @@ class BookingViewSet(
 
     def list(self, request, *args, **kwargs):
         # The page is read as named rows of the fields it shows, not as model instances:
-        # building 50 Booking instances was a fifth of a list request's CPU, and
-        # BookingSerializer and the cursor read the rows by attribute just the same.
+        # booking_json and the cursor read them by attribute just the same.
         bookings = self.filter_queryset(self.get_queryset()).values_list(
             *BookingSerializer.Meta.fields, named=True
         )
         page = self.paginate_queryset(bookings)
         return self.get_paginated_response(BookingSerializer(page, many=True).data)
-
-    def get_serializer_class(self):
-        if self.action == "create":
-            return BookingCreateSerializer
-        return super().get_serializer_class()
-
-    def partial_update(self, request, pk=None):
-        body = BookingSerializer(data=request.data, partial=True)
-        if not body.is_valid():
-            self.get_object()  # a missing booking is a 404 before a bad body is a 400
-            raise ValidationError(body.errors)
-        # edit() reads the row itself, locked and scoped to the caller's business, as
-        # change_status() does: a booking deleted meanwhile is a 404.
-        booking = Booking.reference(pk, request.user.business_id)
-        try:
-            booking.edit(body.validated_data, expected_versions=if_match_versions(request))
-        except Booking.DoesNotExist:
-            raise NotFound from None
-        return Response(BookingSerializer(booking).data)
 
     def retrieve(self, request, *args, **kwargs):
         booking = self.get_object()
@@ -340,44 +241,36 @@ class BookingViewSet(
             )
         return Response(BookingSerializer(booking).data)
 
-    def destroy(self, request, *args, **kwargs):
-        expected_versions = if_match_versions(request)
-        # The locked read (get_object), then the version check, the delete and its event
-        # (Booking.delete), in one transaction.
-        with transaction.atomic():
-            self.get_object().delete(expected_versions=expected_versions)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
     @idempotent
     def create(self, request, *args, **kwargs):
-        body = self.get_serializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        fields = dict(body.validated_data)
-        initial_status = fields.pop("status", None)
-        at, on = fields.pop("status_at", None), fields.pop("status_date", None)
-        booking = Booking.objects.create_booking(
-            request.user.business_id, fields, status=initial_status, at=at, on=on, by=request.user
-        )
+        body = self.valid_body(BookingCreateSerializer)
+        booking = actions.create_booking(self.business_id, **body, by=request.user)
         return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        fields = self.valid_body(BookingFieldsSerializer, partial=True)
+        booking, _changed = actions.edit_booking(
+            self.business_id, object_id(pk), fields, expected_versions=if_match_versions(request)
+        )
+        return Response(BookingSerializer(booking).data)
+
+    def destroy(self, request, pk=None):
+        actions.delete_booking(
+            self.business_id, object_id(pk), expected_versions=if_match_versions(request)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["post"])
     @idempotent
     def change_status(self, request, pk=None):
-        body = ChangeStatusSerializer(data=request.data)
-        if not body.is_valid():
-            self.get_object()  # a missing booking is a 404 before a bad body is a 400
-            raise ValidationError(body.errors)
-        # change_status() reads the row itself, locked and scoped to the caller's
-        # business, so a lookup beforehand would only cost a query.
-        booking = Booking.reference(pk, request.user.business_id)
-        try:
-            booking.change_status(
-                **body.validated_data,
-                by=request.user,
-                expected_versions=if_match_versions(request),
-            )
-        except Booking.DoesNotExist:
-            raise NotFound from None
+        change = self.valid_body(ChangeStatusSerializer)
+        booking, _entry = actions.change_status(
+            self.business_id,
+            object_id(pk),
+            **change,
+            by=request.user,
+            expected_versions=if_match_versions(request),
+        )
         return Response(BookingSerializer(booking).data)
 
     @action(detail=False, methods=["post"], url_path="change_status")
@@ -388,11 +281,9 @@ class BookingViewSet(
                 "Not accepted by a bulk change: send If-Match to each booking's own change_status.",
                 field="If-Match",
             )
-        body = BulkChangeStatusSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        bookings = Booking.objects.change_statuses(
-            request.user.business_id, **body.validated_data, by=request.user
-        )
+        change = self.valid_body(BulkChangeStatusSerializer)
+        changed = actions.change_statuses(self.business_id, **change, by=request.user)
+        bookings = [booking for booking, _entry in changed]
         return Response({"results": BookingSerializer(bookings, many=True).data})
 
     @action(

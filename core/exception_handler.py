@@ -1,4 +1,7 @@
-"""The API's single exception handler: domain errors and database outages to HTTP."""
+"""The API's single exception handler: domain errors and database outages to HTTP.
+
+A domain error says its own answer (core/errors.py: status code, body, headers); this
+module only renders it."""
 
 import logging
 
@@ -8,26 +11,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
-from core.errors import (
-    AlreadyExists,
-    Conflict,
-    DomainError,
-    InvalidValue,
-    NotAllowed,
-    NotFound,
-)
-from core.idempotency import IdempotencyKeyReused
+from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
-
-DOMAIN_ERROR_STATUS = {
-    IdempotencyKeyReused: status.HTTP_422_UNPROCESSABLE_ENTITY,
-    InvalidValue: status.HTTP_400_BAD_REQUEST,
-    NotAllowed: status.HTTP_403_FORBIDDEN,
-    NotFound: status.HTTP_404_NOT_FOUND,
-    AlreadyExists: status.HTTP_409_CONFLICT,
-    Conflict: status.HTTP_409_CONFLICT,
-}
 
 
 def api_exception_handler(exc, context):
@@ -41,11 +27,7 @@ def api_exception_handler(exc, context):
 
 def answer_for(exc, context) -> Response | None:
     if isinstance(exc, DomainError):
-        code = next(
-            (code for kind, code in DOMAIN_ERROR_STATUS.items() if isinstance(exc, kind)),
-            status.HTTP_400_BAD_REQUEST,
-        )
-        return Response(exc.as_dict(), status=code)
+        return Response(exc.as_dict(), status=exc.status_code, headers=exc.headers())
     if isinstance(exc, OperationalError | InterfaceError):
         # The database is unreachable or went away: fail fast with a retryable
         # answer instead of a traceback; the pool reconnects on its own.

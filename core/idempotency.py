@@ -19,6 +19,8 @@ KEY_FORMAT = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
 class IdempotencyKeyReused(InvalidValue):
     """The key was used before for a different request."""
 
+    status_code = 422
+
 
 def request_fingerprint(request) -> str:
     canonical = json.dumps(

@@ -1,13 +1,28 @@
-"""What the API machinery stores: the answers to requests sent with an Idempotency-Key."""
+"""What the API machinery stores (the answers to requests sent with an Idempotency-Key),
+and the choices every app's history shares."""
 
 import datetime as dt
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from rest_framework.utils.encoders import JSONEncoder
+
+from core.fields import OrderedJSONField
 
 IDEMPOTENCY_KEY_LIFETIME = dt.timedelta(hours=24)
+# The earliest moment any record may hold (SPEC §17): older moments are typos or probes,
+# and near year 1 a business's local date may not exist in the database.
+EARLIEST_MOMENT = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+
+
+class ChangeSource(models.TextChoices):
+    """Where a recorded change came from, as every history shows it."""
+
+    API = "api", "API"
+    ADMIN = "admin", "admin"
+    COMMAND = "command", "command"
+    # The server itself, because time said so (the scheduler: SPEC §16).
+    SYSTEM = "system", "system"
 
 
 class IdempotencyKeyQuerySet(models.QuerySet):
@@ -24,8 +39,9 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField(null=True)
-    # As the API renders it: dates and datetimes (in UTC) as ISO 8601 strings.
-    response_body = models.JSONField(null=True, encoder=JSONEncoder)
+    # The first answer's JSON as the API wrote it, keys in order: a replay renders the
+    # same bytes (SPEC §17).
+    response_body = OrderedJSONField(null=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     objects = IdempotencyKeyQuerySet.as_manager()

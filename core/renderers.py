@@ -1,5 +1,6 @@
-"""The API's JSON renderer."""
+"""The API's JSON: one writer for response bodies, stored payloads and webhook bodies."""
 
+import datetime as dt
 import json
 
 import orjson
@@ -9,26 +10,39 @@ from rest_framework.utils import encoders
 _fallback_default = encoders.JSONEncoder().default
 
 
-class JSONRenderer(renderers.JSONRenderer):
-    """orjson for speed (every response passes through here). It also writes the
-    responses' dates and datetimes (REST_FRAMEWORK's DATE_FORMAT and DATETIME_FORMAT are
-    None): dates as YYYY-MM-DD, datetimes, which are in UTC, as ISO 8601 with a `Z`,
-    fractional seconds only when not zero, exactly as DRF's encoder below does.
+def dumps(data) -> bytes:
+    """`data` as the API writes JSON: keys in their order, dates as YYYY-MM-DD,
+    datetimes (in UTC) as ISO 8601 with a `Z`, fractional seconds only when not zero,
+    exactly as DRF's encoder does (REST_FRAMEWORK's DATE_FORMAT and DATETIME_FORMAT are
+    None: fields hand dates over, and orjson writes them in C).
 
     Text that is not valid Unicode, such as a lone surrogate a client sent and an error
     message names, cannot be UTF-8 encoded: such a body is written with \\u escapes
-    instead, so the answer is still valid JSON and never a 500."""
+    instead, so it is still valid JSON and never a 500."""
+    try:
+        return orjson.dumps(data, default=_fallback_default, option=orjson.OPT_UTC_Z)
+    except orjson.JSONEncodeError:
+        return json.dumps(
+            data,
+            cls=encoders.JSONEncoder,
+            ensure_ascii=True,
+            allow_nan=False,
+            separators=(",", ":"),
+        ).encode("ascii")
+
+
+def in_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """The moment in UTC, for a response: `dumps` writes it as ISO 8601 with a `Z`
+    (fractional seconds only when not zero). Formatting is left to orjson's C code."""
+    if moment is None or moment.tzinfo is dt.UTC:
+        return moment
+    return moment.astimezone(dt.UTC)
+
+
+class JSONRenderer(renderers.JSONRenderer):
+    """Every response passes through `dumps`."""
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         if data is None:
             return b""
-        try:
-            return orjson.dumps(data, default=_fallback_default, option=orjson.OPT_UTC_Z)
-        except orjson.JSONEncodeError:
-            return json.dumps(
-                data,
-                cls=encoders.JSONEncoder,
-                ensure_ascii=True,
-                allow_nan=False,
-                separators=(",", ":"),
-            ).encode("ascii")
+        return dumps(data)

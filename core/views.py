@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
 from django.http import JsonResponse
 from django.views import defaults
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 
 API_PREFIXES = ("/v2/", "/status", "/healthz", "/readyz")
 
@@ -88,3 +88,16 @@ class RejectUnknownQueryParametersMixin:
                 refused[name] = ["Give this parameter once."]
         if refused:
             raise ValidationError(refused)
+
+
+# The range of a BigAutoField: a larger id names nothing (and would overflow the
+# database's integer parameter).
+ID_RANGE = range(1, 2**63)
+
+
+def object_id(text: str) -> int:
+    """The record id a path names (digits: the routes take nothing else); NotFound for
+    one that cannot name a record, however many digits it has."""
+    if len(text) > 19 or int(text) not in ID_RANGE:
+        raise NotFound()
+    return int(text)

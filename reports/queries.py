@@ -32,7 +32,8 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.models import time_zone
-from bookings.models import Booking, BookingStatus, BookingStatusChange
+from bookings.models import Booking, BookingStatusChange
+from bookings.stamping import BookingStatus
 from core.errors import InvalidValue
 
 DAY_DECIMALS = 2

@@ -259,7 +259,8 @@ class StatusAdmin(admin.ModelAdmin):
         if change:
             changes = {name: form.cleaned_data[name] for name in form.changed_data}
             if changes:
-                obj.apply_changes(changes, by=request.user)
+                StatusList.of(obj.business_id).update(obj.pk, changes, by=request.user)
+                obj.refresh_from_db()
         else:
             fields = {name: form.cleaned_data[name] for name in WRITABLE_FIELDS}
             created = StatusList.of(obj.business_id).add(fields, by=request.user)

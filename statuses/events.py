@@ -8,15 +8,15 @@ it write no event, and the factories return None for a shared status."""
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from events.models import Event
+from events.models import Event, EventType
 from statuses.representation import status_json
 
 if TYPE_CHECKING:
     from statuses.models import Status
 
-STATUS_CREATED = "status.created"
-STATUS_UPDATED = "status.updated"
-STATUS_DELETED = "status.deleted"
+STATUS_CREATED = EventType.STATUS_CREATED
+STATUS_UPDATED = EventType.STATUS_UPDATED
+STATUS_DELETED = EventType.STATUS_DELETED
 
 
 def status_created(status: "Status") -> Event | None:
@@ -26,8 +26,8 @@ def status_created(status: "Status") -> Event | None:
 def statuses_copied(copies: Sequence["Status"]) -> list[Event]:
     """A fork's `status.created`, one per copy in the order given (list order), written
     by one INSERT: a first write copies the whole shared list."""
-    return Event.objects.bulk_create(
-        Event(business_id=copy.business_id, type=STATUS_CREATED, data={"status": status_json(copy)})
+    return Event.objects.write(
+        Event.of(copy.business_id, STATUS_CREATED, {"status": status_json(copy)})
         for copy in copies
         if copy.business_id is not None
     )

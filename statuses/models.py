@@ -7,7 +7,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import AlreadyExists
-from core.fixed_sql import ModelRows
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -70,22 +69,21 @@ class StatusQuerySet(models.QuerySet):
     def in_list_order(self) -> "StatusQuerySet":
         return self.order_by("sort_order", "id")
 
+    def list_of(self, business_id: int) -> "StatusQuerySet":
+        """What GET /status shows: the business's own active statuses once it has any
+        (inactive ones count as having a list), otherwise the shared active ones, in
+        list order."""
+        has_own_list = models.Exists(Status.objects.for_business(business_id))
+        return (
+            self.active()
+            .filter(Q(business_id=business_id) | Q(~has_own_list, business__isnull=True))
+            .in_list_order()
+        )
+
     def named(self, business_id: int | None, status: str, sub_status: str) -> "StatusQuerySet":
         """The status of one list (a business's, or the shared one for None) with this
         status and sub-status: at most one, by the unique constraints."""
         return self.filter(business_id=business_id, status=status, sub_status=sub_status)
-
-
-class StatusManager(models.Manager.from_queryset(StatusQuerySet)):
-    def active_list_of(self, business_id: int) -> list["Status"]:
-        """What GET /status shows: the business's own active statuses once it has any
-        (inactive ones count as having a list), otherwise the shared active ones, in
-        list order.
-
-        This scope has one statement, written here in SQL (ACTIVE_LIST_SQL) and nowhere
-        else: every call runs it, and building it with the ORM (an OR with a NOT EXISTS)
-        cost several times what PostgreSQL spends running it (docs/architecture.md)."""
-        return STATUS_ROWS.select(ACTIVE_LIST_SQL, [business_id, business_id], self.db)
 
 
 class Status(models.Model):
@@ -121,7 +119,7 @@ class Status(models.Model):
         max_length=150, null=True, blank=True, editable=False
     )
 
-    objects = StatusManager()
+    objects = StatusQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "statuses"
@@ -152,19 +150,6 @@ class Status(models.Model):
     def is_shared(self) -> bool:
         return self.business_id is None
 
-    def apply_changes(
-        self, changes: dict[str, Any], *, by: "AbstractBaseUser | str | None"
-    ) -> None:
-        """Update the writable fields given in `changes` (others keep their values)
-        through its list (services.StatusList.update); the instance then holds the row
-        as stored."""
-        from statuses.services import StatusList  # which imports this module
-
-        changed = StatusList.of(self.business_id).update(self.pk, changes, by=by)
-        STATUS_ROWS.copy_values(changed, self)
-
-    apply_changes.alters_data = True
-
     def name_is_taken(self) -> bool:
         """Whether another status of the same list has this status and sub-status."""
         return (
@@ -178,14 +163,3 @@ class Status(models.Model):
             f"This list already has a status {self.status} with sub-status "
             f"{self.sub_status!r}; status and sub-status must be unique together."
         )
-
-
-STATUS_ROWS = ModelRows(Status)
-
-_business, _active = STATUS_ROWS.column("business"), STATUS_ROWS.column("active")
-ACTIVE_LIST_SQL = (
-    f"SELECT {STATUS_ROWS.columns('s')} FROM {STATUS_ROWS.table} s "
-    f"WHERE s.{_active} AND (s.{_business} = %s OR (s.{_business} IS NULL "
-    f"AND NOT EXISTS (SELECT 1 FROM {STATUS_ROWS.table} own WHERE own.{_business} = %s))) "
-    f"ORDER BY s.{STATUS_ROWS.column('sort_order')}, s.{STATUS_ROWS.column('id')}"
-)

@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from bookings import fixes
 from bookings.models import Booking, BookingStatusChange
 
 STAMPED = ["tentative", "definite", "lost"]
@@ -161,7 +162,7 @@ def test_walks_every_batch_across_gaps_in_the_ids(make_legacy_booking):
 
     output = backfill("--batch-size", "2")
 
-    assert not Booking.objects.needing_backfill().exists()
+    assert not Booking.objects.filter(fixes.NEEDING_BACKFILL).exists()
     assert "Backfilled the status datetimes of 6 bookings." in output
 
 

@@ -6,14 +6,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from bookings.models import (
-    Booking,
-    BookingStatus,
-    BookingStatusChange,
-    ChangeSource,
-    status_stamp,
-)
-from core.errors import InvalidValue
+from bookings.models import Booking, BookingStatusChange
+from bookings.stamping import BookingStatus, status_stamp
+from core.errors import InvalidValue, NotFound
+from core.models import ChangeSource
 
 T_TENTATIVE = dt.datetime(2025, 1, 10, 9, 15, tzinfo=dt.UTC)
 T_DEFINITE = dt.datetime(2025, 1, 15, 14, 30, tzinfo=dt.UTC)
@@ -199,10 +195,10 @@ def test_history_keeps_recorded_order_for_a_backdated_correction(make_booking):
 
 
 @pytest.mark.django_db
-def test_a_reference_handle_changes_the_booking_and_ends_up_holding_all_of_it(make_booking):
+def test_a_partly_loaded_booking_changes_and_ends_up_holding_all_of_it(make_booking):
     booking = booking_in("tentative", make_booking)
 
-    handle = Booking.reference(str(booking.pk), booking.business_id)
+    handle = Booking.objects.only("id", "business").get(pk=booking.pk)
     handle.change_status("definite", at=T_DEFINITE)
 
     stored = Booking.objects.get(pk=booking.pk)
@@ -212,13 +208,11 @@ def test_a_reference_handle_changes_the_booking_and_ends_up_holding_all_of_it(ma
 
 
 @pytest.mark.django_db
-def test_a_reference_handle_outside_its_business_raises_does_not_exist(
-    make_booking, other_business
-):
+def test_a_booking_handed_over_with_another_business_is_not_found(make_booking, other_business):
     booking = make_booking()
 
-    with pytest.raises(Booking.DoesNotExist):
-        Booking.reference(booking.pk, other_business.id).change_status("lost")
+    with pytest.raises(NotFound):
+        Booking(pk=booking.pk, business_id=other_business.id).change_status("lost")
     assert Booking.objects.get(pk=booking.pk).status == "lead"
 
 

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, Business, User
 from bookings.models import Booking, BookingStatus, BookingStatusChange
+from core.errors import NotFound
 from events.models import Event
 from tests.conftest import requires_postgresql
 
@@ -174,10 +175,10 @@ def test_an_api_write_to_a_booking_deleted_meanwhile_is_a_404_and_writes_nothing
 
 @requires_postgresql
 @pytest.mark.django_db(transaction=True)
-def test_change_status_of_a_booking_deleted_meanwhile_raises_does_not_exist(contended):
+def test_change_status_of_a_booking_deleted_meanwhile_is_not_found(contended):
     booking, _client = contended
 
-    with deletion_held_open(booking), pytest.raises(Booking.DoesNotExist):
+    with deletion_held_open(booking), pytest.raises(NotFound):
         booking.change_status("lost")
 
     assert not BookingStatusChange.objects.filter(booking_id=booking.pk).exists()

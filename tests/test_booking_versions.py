@@ -11,7 +11,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, Business, User
-from bookings.models import Booking, BookingStatusChange, StaleVersion
+from bookings.models import Booking, BookingStatusChange
+from core.conditional import StaleVersion
 from events.models import Event
 from tests.conftest import requires_postgresql
 

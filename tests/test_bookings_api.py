@@ -627,59 +627,6 @@ def test_datetimes_render_fractional_seconds_only_when_not_zero(api, make_bookin
     assert body["created_at"].endswith("Z")
 
 
-@pytest.mark.django_db
-def test_the_written_out_representation_matches_the_declared_fields(make_booking):
-    """BookingSerializer.to_representation is hand-written for speed; it must say
-    exactly what DRF's generic field-by-field rendering of the same fields says."""
-
-    from bookings.serializers import BookingSerializer
-
-    booking = make_booking(
-        starts_at=dt.datetime(2025, 6, 1, 18, 0, 0, 120000, tzinfo=dt.UTC),
-        ends_at=dt.datetime(2025, 6, 1, 23, tzinfo=dt.UTC),
-        guest_count=80,
-        notes="Balcony",
-    )
-    booking.change_status("tentative", at=dt.datetime(2025, 1, 10, 9, 15, tzinfo=dt.UTC))
-    booking.change_status("lost", at=dt.datetime(2025, 1, 12, 8, 0, 0, 5, tzinfo=dt.UTC))
-    booking.refresh_from_db()
-
-    # DRF's own rendering of the declared fields: the method the override replaces.
-    generic = super(BookingSerializer, BookingSerializer()).to_representation(booking)
-
-    assert BookingSerializer(booking).data == generic
-    assert list(BookingSerializer(booking).data) == BookingSerializer.Meta.fields
-    rendered = JSONRenderer().render(BookingSerializer(booking).data)
-    assert rendered == JSONRenderer().render(generic)
-    assert json.loads(rendered)["lost_at"] == "2025-01-12T08:00:00.000005Z"
-    assert json.loads(rendered)["tentative_date"] == "2025-01-10"
-
-
-def test_the_written_out_history_entry_matches_the_declared_fields(make_booking, api_user):
-    """A history entry's JSON is hand-written too (bookings.representation, which the
-    events share); it must say what DRF's generic rendering says."""
-
-    from bookings.serializers import BookingStatusChangeSerializer
-
-    booking = make_booking()
-    booking.change_status(
-        "lost", at=dt.datetime(2025, 1, 12, 8, 0, 0, 5, tzinfo=dt.UTC), by=api_user
-    )
-    entry = booking.status_changes.get()
-
-    # DRF's own rendering of the declared fields: the method the override replaces.
-    generic = super(
-        BookingStatusChangeSerializer, BookingStatusChangeSerializer()
-    ).to_representation(entry)
-
-    assert BookingStatusChangeSerializer(entry).data == generic
-    assert (
-        list(BookingStatusChangeSerializer(entry).data) == BookingStatusChangeSerializer.Meta.fields
-    )
-    rendered = JSONRenderer().render(BookingStatusChangeSerializer(entry).data)
-    assert rendered == JSONRenderer().render(generic)
-
-
 def test_moments_in_another_time_zone_are_represented_in_utc():
     from bookings.serializers import BookingSerializer
 
@@ -753,22 +700,3 @@ def test_filter_form_classes_are_kept_per_combination_of_filters_up_to_a_bound(m
     # Past the bound, classes are built per request and not kept.
     assert form_class({"guest_count": "1"}) is not form_class({"guest_count": "2"})
     assert len(filters.FORM_CLASSES) == 2
-
-
-@pytest.mark.django_db
-def test_the_booking_serializer_refuses_to_save_so_writes_keep_to_the_write_paths(make_booking):
-    """A ModelSerializer save would write back every column as read (undoing a
-    concurrent change_status) with no event and no version bump."""
-    from bookings.serializers import BookingSerializer
-    from events.models import Event
-
-    booking = make_booking(notes="before")
-    body = BookingSerializer(booking, data={"notes": "after"}, partial=True)
-    assert body.is_valid()
-
-    with pytest.raises(TypeError, match="create_booking or Booking.edit"):
-        body.save()
-
-    booking.refresh_from_db()
-    assert (booking.notes, booking.version) == ("before", 1)
-    assert not Event.objects.exists()

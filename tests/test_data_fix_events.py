@@ -1,5 +1,5 @@
 """The events of the set-based writers: the data-fix commands and the zone realignment
-(SPEC §8.1, §13), and the SQL representation they are built from."""
+(SPEC §8.1, §13)."""
 
 import datetime as dt
 import json
@@ -10,13 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from bookings.models import Booking, BookingStatusChange
-from bookings.representation import (
-    booking_json,
-    booking_json_sql,
-    status_change_json,
-    status_change_json_sql,
-)
+from bookings.models import Booking
 from core.renderers import JSONRenderer
 from events.models import Event
 
@@ -45,63 +39,6 @@ def booking_body(api, booking_id: int) -> dict:
 
 def history(api, booking_id: int) -> list[dict]:
     return api.get(f"/v2/bookings/{booking_id}/status_history").json()["results"]
-
-
-# --- The representation in SQL ----------------------------------------------------
-
-
-def varied_bookings(make_booking) -> list[Booking]:
-    names = ["Spring wedding", "Mariage d’été — Zoë", "婚礼 🎉", 'Quote " and \\ backslash']
-    bookings = []
-    for index, status in enumerate(["lead", "tentative", "definite", "lost"]):
-        moment = PRECISE + dt.timedelta(days=index, microseconds=-index * 120034)
-        bookings.append(
-            make_booking(
-                name=names[index],
-                status=status,
-                notes="" if index % 2 else "line\nbreak\ttab",
-                guest_count=None if index % 2 else 120,
-                starts_at=None if index == 3 else moment,
-                ends_at=None if index == 3 else moment + dt.timedelta(hours=5),
-                **(
-                    {f"{status}_at": moment, f"{status}_date": moment.date()}
-                    if status != "lead"
-                    else {}
-                ),
-            )
-        )
-    bookings.append(make_booking(tentative_date=dt.date(2024, 2, 29)))  # a date, no moment
-    bookings.append(make_booking(starts_at=dt.datetime(2025, 3, 1, tzinfo=dt.UTC)))
-    return bookings
-
-
-def test_booking_json_sql_is_the_apis_booking(make_booking):
-    bookings = varied_bookings(make_booking)
-    in_sql = dict(
-        Booking.objects.filter(pk__in=[b.pk for b in bookings]).values_list(
-            "pk", booking_json_sql()
-        )
-    )
-    for booking in Booking.objects.filter(pk__in=[b.pk for b in bookings]):
-        assert in_sql[booking.pk] == as_api_text(booking_json(booking))
-    assert len(in_sql) == len(bookings)
-
-
-def test_status_change_json_sql_is_the_apis_entry(make_booking):
-    booking = make_booking()
-    for index, moment in enumerate([PRECISE, MOMENT]):
-        BookingStatusChange.record(
-            booking=booking,
-            from_status="lead",
-            to_status="tentative",
-            status_at=moment,
-            by=None if index else "Zoë",
-            source="api",
-        )
-    in_sql = dict(booking.status_changes.values_list("pk", status_change_json_sql()))
-    for change in booking.status_changes.all():
-        assert in_sql[change.pk] == as_api_text(status_change_json(change))
-    assert len(in_sql) == 2
 
 
 # --- backfill_status_datetimes ------------------------------------------------------

@@ -24,14 +24,15 @@ def test_database_errors_during_authentication_answer_503_json(api, monkeypatch)
 def test_database_errors_during_a_write_answer_503_and_write_nothing(
     api, make_booking, monkeypatch
 ):
-    from bookings.models import BookingStatusChange
+    from events.models import EventManager
 
     booking = make_booking()
 
     def connection_lost(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(BookingStatusChange, "record", connection_lost)
+    # The change's last statement: the booking and its history are written by then.
+    monkeypatch.setattr(EventManager, "write", connection_lost)
 
     response = api.post(f"/v2/bookings/{booking.pk}/change_status", {"status": "definite"})
 

@@ -61,10 +61,28 @@ def test_the_known_types_are_those_of_the_spec():
         "booking.updated",
         "booking.status_changed",
         "booking.deleted",
+        "booking.hold_expiring",
         "status.created",
         "status.updated",
         "status.deleted",
+        "appointment.created",
+        "appointment.updated",
+        "appointment.status_changed",
+        "resource.created",
+        "resource.updated",
+        "business.updated",
     }
+
+
+def test_an_event_keeps_its_payload_s_key_order(business):
+    # jsonb would hand these back sorted ("a" before "zebra"): SPEC §17.
+    data = {"zebra": 1, "a": {"y": None, "b": "2025-01-10"}, "middle": [3, {"z": 1, "c": 2}]}
+    Event.objects.record(business.id, EventType.BOOKING_UPDATED, data)
+
+    stored = Event.objects.get()
+    assert list(stored.data) == ["zebra", "a", "middle"]
+    assert list(stored.data["a"]) == ["y", "b"]
+    assert list(stored.data["middle"][1]) == ["z", "c"]
 
 
 def test_the_feed_lists_the_callers_events_oldest_first_as_envelopes(api, business, other_business):

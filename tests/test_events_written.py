@@ -11,6 +11,7 @@ from django.test import Client
 
 from accounts.models import User
 from bookings.models import Booking
+from core.errors import NotFound
 from events.models import Event
 from statuses.models import Status
 from statuses.services import StatusList, fork_shared_statuses
@@ -259,7 +260,7 @@ def test_edit_of_a_booking_deleted_meanwhile_raises_and_writes_nothing(make_book
     booking = make_booking()
     Booking.objects.filter(pk=booking.pk).delete()
 
-    with pytest.raises(Booking.DoesNotExist):
+    with pytest.raises(NotFound):
         booking.edit({"notes": "x"})
     assert not Event.objects.exists()
 

@@ -9,7 +9,9 @@ from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import Business
-from bookings.models import STAMPED_STATUSES, Booking, BookingStatusChange, status_date_of
+from bookings import fixes
+from bookings.models import Booking, BookingStatusChange
+from bookings.stamping import STAMPED_STATUSES, status_date_of
 
 
 def run(command: str, *args: str) -> str:
@@ -45,8 +47,8 @@ def test_generated_bookings_are_consistent(db):
     generate("--count", "300", "--businesses", "2", "--seed", "3")
     now = timezone.now()
 
-    assert not Booking.objects.needing_backfill().exists()
-    assert not Booking.objects.needing_repair().exists()
+    assert not Booking.objects.filter(fixes.NEEDING_BACKFILL).exists()
+    assert not Booking.objects.filter(fixes.needing_repair()).exists()
     latest = BookingStatusChange.objects.filter(booking=OuterRef("pk")).order_by("-id")
     for booking in Booking.objects.annotate(
         last_to=Subquery(latest.values("to_status")[:1]),
@@ -94,8 +96,8 @@ def test_broken_fraction_gives_each_fix_command_its_work(db):
     run("backfill_status_datetimes")
     run("repair_booking_status_dates")
 
-    assert not Booking.objects.needing_backfill().exists()
-    assert not Booking.objects.needing_repair().exists()
+    assert not Booking.objects.filter(fixes.NEEDING_BACKFILL).exists()
+    assert not Booking.objects.filter(fixes.needing_repair()).exists()
     assert "Nothing to backfill" in run("backfill_status_datetimes")
     assert "Nothing to repair" in run("repair_booking_status_dates")
 

@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from bookings import fixes
 from bookings.models import Booking, BookingStatusChange
 
 STAMPED = ["tentative", "definite", "lost"]
@@ -33,8 +34,9 @@ def stamped(status: str, moment: dt.datetime = EARLIER) -> dict:
 
 
 def record(booking: Booking, to_status: str, moment: dt.datetime, from_status: str = "lead"):
-    return BookingStatusChange.record(
+    return BookingStatusChange.objects.create(
         booking=booking,
+        business_id=booking.business_id,
         from_status=from_status,
         to_status=to_status,
         status_at=moment,
@@ -243,7 +245,7 @@ def test_summary_counts_each_kind(broken_bookings):
         "Made 5 repairs (missing status dates stamped 1, stray lost dates cleared 2, "
         "mismatched dates corrected 2); wrote 3 history entries." in output
     )
-    assert not Booking.objects.needing_repair().exists()
+    assert not Booking.objects.filter(fixes.needing_repair()).exists()
 
 
 def test_dry_run_changes_nothing(broken_bookings):
@@ -299,7 +301,7 @@ def test_small_batches_repair_everything(broken_bookings):
     output = repair("--batch-size", "1")
 
     assert "Made 5 repairs" in output
-    assert not Booking.objects.needing_repair().exists()
+    assert not Booking.objects.filter(fixes.needing_repair()).exists()
 
 
 def test_progress_bar_on_a_terminal_only(capsys, monkeypatch, broken_bookings):

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from statuses.models import Status
-from statuses.services import fork_shared_statuses
+from statuses.services import StatusList, fork_shared_statuses
 from tests.conftest import requires_postgresql
 from tests.test_statuses_api import deleted_meanwhile, shared_defaults_installed  # noqa: F401
 
@@ -90,7 +90,7 @@ def superuser_client(db) -> Client:
 def ours(business) -> Status:
     fork_shared_statuses(business)
     status = Status.objects.for_business(business.pk).get(sub_status="RUNNING_LATE")
-    status.apply_changes({"sub_status": "Ours only"}, by=None)
+    StatusList.of(status.business_id).update(status.pk, {"sub_status": "Ours only"}, by=None)
     return status
 
 
@@ -98,7 +98,7 @@ def ours(business) -> Status:
 def theirs(other_business) -> Status:
     fork_shared_statuses(other_business)
     status = Status.objects.for_business(other_business.pk).get(sub_status="RUNNING_LATE")
-    status.apply_changes({"sub_status": "Theirs only"}, by=None)
+    StatusList.of(status.business_id).update(status.pk, {"sub_status": "Theirs only"}, by=None)
     return status
 
 

@@ -67,32 +67,3 @@ def test_offsets_in_sql_come_back_as_the_same_instant_in_utc():
         dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC),
     )
     assert_utc(row)
-
-
-@on_postgresql
-def test_plain_cursors_parse_timestamps_with_psycopgs_loader():
-    from psycopg.pq import Format
-
-    from config.postgresql.base import NATIVE_TIMESTAMPTZ_LOADER, base
-
-    with connection.cursor() as cursor:
-        loader = cursor.cursor.adapters.get_loader(base.TIMESTAMPTZ_OID, Format.TEXT)
-
-    assert loader is NATIVE_TIMESTAMPTZ_LOADER
-    assert loader.__module__ != "django.db.backends.postgresql.psycopg_any"
-
-
-def test_django_still_parses_timestamps_in_python_which_the_override_exists_for():
-    """config/postgresql/base.py replaces Django's timestamptz loader because it is a
-    subclass of psycopg's pure-Python loader that parses in Python (Django ticket
-    #36960). When this fails, Django's loader no longer is: drop the override (and
-    this test) if Django's own is now as fast."""
-    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
-    from psycopg.types.datetime import TimestamptzLoader as PurePythonLoader
-
-    from config.postgresql.base import NATIVE_TIMESTAMPTZ_LOADER
-
-    assert issubclass(BaseTzLoader, PurePythonLoader)
-    assert "load" in vars(BaseTzLoader)  # its own Python load(), on top of the parse
-    assert NATIVE_TIMESTAMPTZ_LOADER is not PurePythonLoader
-    assert not issubclass(BaseTzLoader, NATIVE_TIMESTAMPTZ_LOADER)

@@ -16,8 +16,14 @@ from core.renderers import JSONRenderer
 from events.models import Event
 from tests.conftest import requires_postgresql
 from webhooks import sending
-from webhooks.models import Delivery, WebhookEndpoint, new_secret
-from webhooks.worker import Worker, retry_delay
+from webhooks.models import (
+    Delivery,
+    WebhookEndpoint,
+    WebhookEndpointQuerySet,
+    new_secret,
+    retry_delay,
+)
+from webhooks.worker import Worker
 
 
 @dataclass
@@ -401,13 +407,12 @@ def test_a_private_address_is_refused_without_the_development_flag(business, rec
 def test_a_leased_delivery_is_not_taken_twice_until_its_lease_expires(business, receiver):
     endpoint_for(business, receiver.url)
     event_of(business)
-    from webhooks.worker import claim, fan_out
 
-    fan_out()
-    [taken] = claim(5)
-    assert claim(5) == []
+    WebhookEndpoint.objects.fan_out()
+    [taken] = Delivery.objects.lease(5)
+    assert Delivery.objects.lease(5) == []
     Delivery.objects.filter(pk=taken.pk).update(leased_until=timezone.now())
-    [again] = claim(5)
+    [again] = Delivery.objects.lease(5)
     assert (again.pk, again.attempts) == (taken.pk, 2)
 
 
@@ -427,18 +432,16 @@ def wait_for(condition, seconds: float) -> None:
 def test_the_worker_survives_a_lost_database_and_carries_on(business, receiver, monkeypatch):
     from django.db import OperationalError
 
-    from webhooks import worker as worker_module
-
-    real_fan_out = worker_module.fan_out
+    real_fan_out = WebhookEndpointQuerySet.fan_out
     failures = []
 
-    def database_gone_twice():
+    def database_gone_twice(endpoints):
         if len(failures) < 2:
             failures.append(1)
             raise OperationalError("server closed the connection unexpectedly")
-        return real_fan_out()
+        return real_fan_out(endpoints)
 
-    monkeypatch.setattr(worker_module, "fan_out", database_gone_twice)
+    monkeypatch.setattr(WebhookEndpointQuerySet, "fan_out", database_gone_twice)
     endpoint_for(business, receiver.url)
     event_of(business)
     worker = Worker(concurrency=2)

@@ -14,7 +14,7 @@ from django.db import connection
 
 from tests.conftest import requires_postgresql
 from tests.test_webhook_delivery import Receiver, endpoint_for, event_of
-from webhooks.models import Delivery
+from webhooks.models import Delivery, WebhookEndpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,3 +121,57 @@ def test_once_delivers_what_is_due_and_exits(business, receiver):
         event.public_id for event in events
     )
     assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
+def run_until(condition, what: str, *arguments: str) -> str:
+    """Run a worker until `condition()` holds, then stop it; its output."""
+    worker = start_worker(*arguments)
+    try:
+        wait_for(condition, 30, what)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=15)
+    assert worker.returncode == 0, output.decode()
+    return output.decode()
+
+
+def test_a_failing_receiver_is_retried_on_the_schedule_then_failed(business, receiver):
+    receiver.answers = [503]
+    endpoint = endpoint_for(business, receiver.url)
+    event_of(business)
+
+    run_until(lambda: Delivery.objects.filter(status="failed").exists(), "the last retry")
+
+    assert len(receiver.received) == 4  # the first attempt and the schedule's three retries
+    delivery = Delivery.objects.get()
+    assert (delivery.attempts, delivery.last_error, delivery.next_attempt_at) == (
+        4,
+        "HTTP 503",
+        None,
+    )
+    endpoint.refresh_from_db()
+    assert endpoint.active
+    assert endpoint.failing_since is not None
+
+
+def test_a_410_disables_the_endpoint_and_fails_what_it_still_had_pending(business, receiver):
+    receiver.answers = [410]
+    endpoint = endpoint_for(business, receiver.url)
+    for _ in range(3):
+        event_of(business)
+
+    run_until(
+        lambda: not WebhookEndpoint.objects.get(pk=endpoint.pk).active,
+        "the endpoint to be disabled",
+        "--concurrency",
+        "1",
+    )
+
+    assert len(receiver.received) == 1
+    endpoint.refresh_from_db()
+    assert endpoint.disabled_reason == "the receiver answered 410 Gone"
+    assert set(Delivery.objects.values_list("status", "last_error")) == {
+        ("failed", "endpoint disabled")
+    }
+    assert Delivery.objects.filter(last_response_status=410).count() == 1
+    assert Delivery.objects.count() == 3

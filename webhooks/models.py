@@ -4,11 +4,22 @@ The delivery table is the queue: the worker creates one delivery per (event,
 endpoint) from the events feed, reading it from each endpoint's position, and makes
 the attempts. A write to a booking therefore costs one event row whatever the
 number of endpoints, and nothing is ever sent from a request.
+
+A delivery's state and an endpoint's failure clock change only through the methods
+below, each named for what happens: `WebhookEndpointQuerySet.fan_out` (new feed
+events become pending deliveries, `advance_feed_to`), `DeliveryQuerySet.lease` (a
+worker takes due deliveries), `Delivery.record_outcome` (succeeded, retried later or
+failed; `note_success` / `note_failure` run the endpoint's auto-disable clock),
+`WebhookEndpoint.deactivate` and `Delivery.retry_now`. Where one write touches an
+endpoint and its deliveries, the endpoint's row is locked first, so that no two of
+them can deadlock.
 """
 
 import base64
 import datetime as dt
+import random
 import secrets
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,14 +28,23 @@ from django.utils import timezone
 
 from accounts.models import Business
 from core.errors import Conflict, DomainError, InvalidValue
-from events.models import Event, EventType
+from events.models import Event, EventQuerySet, EventType
 from webhooks.urls_policy import check_url
+
+if TYPE_CHECKING:
+    from webhooks.sending import Outcome
 
 SECRET_PREFIX = "whsec_"
 # A rotated-out secret keeps signing beside the new one this long (SPEC §8.3).
 ROTATED_SECRET_LIFETIME = dt.timedelta(hours=24)
 ENDPOINT_DISABLED = "endpoint disabled"
 DEACTIVATED_BY_BUSINESS = "deactivated by the business"
+RECEIVER_GONE = "the receiver answered 410 Gone"
+# Recording an outcome takes milliseconds; the lease outlives the attempt by this much.
+LEASE_MARGIN = dt.timedelta(seconds=5)
+RETRY_JITTER = 0.10
+# Feed events read into deliveries per transaction (the endpoint's row stays locked).
+FAN_OUT_BATCH = 1000
 # Inactive endpoints count too: deactivating is not a way around the limit.
 MAX_ENDPOINTS_PER_BUSINESS = 16
 EVERY_EVENT_TYPE = "*"
@@ -45,6 +65,15 @@ DELIVERY_OUTCOME_FIELDS = [
 def new_secret() -> str:
     """`whsec_` + base64 of 32 random bytes (the Standard Webhooks form)."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def retry_delay(attempts: int) -> dt.timedelta | None:
+    """The wait after the `attempts`-th attempt failed (+0-10% jitter, so that receivers
+    coming back are not hit by every retry at once), or None after the last."""
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE
+    if attempts > len(schedule):
+        return None
+    return dt.timedelta(seconds=schedule[attempts - 1] * (1 + random.random() * RETRY_JITTER))
 
 
 def clean_event_types(event_types: list[str]) -> list[str]:
@@ -77,6 +106,46 @@ class DeliveryStatus(models.TextChoices):
 class WebhookEndpointQuerySet(models.QuerySet):
     def for_business(self, business_id: int) -> "WebhookEndpointQuerySet":
         return self.filter(business_id=business_id)
+
+    def fan_out(self) -> int:
+        """Turn the new feed events of every active endpoint into deliveries; the number
+        made. Each endpoint is read from its position in batches, one short transaction
+        each; an endpoint another worker is fanning out is skipped."""
+        endpoint_ids = list(self.filter(active=True).values_list("pk", flat=True))
+        return sum(self._fan_out_endpoint(endpoint_id) for endpoint_id in endpoint_ids)
+
+    def _fan_out_endpoint(self, endpoint_id: int) -> int:
+        created = 0
+        while True:
+            with transaction.atomic():
+                endpoint = (
+                    self.select_for_update(skip_locked=True)
+                    .filter(pk=endpoint_id, active=True)
+                    .first()
+                )
+                if endpoint is None:
+                    return created
+                batch = list(
+                    endpoint.unread_events().values_list("pk", "transaction_id", "type")[
+                        :FAN_OUT_BATCH
+                    ]
+                )
+                if not batch:
+                    return created
+                now = timezone.now()
+                subscribed = [
+                    Delivery(
+                        endpoint=endpoint, event_id=event_id, created_at=now, next_attempt_at=now
+                    )
+                    for event_id, _, event_type in batch
+                    if endpoint.subscribes_to(event_type)
+                ]
+                Delivery.objects.bulk_create(subscribed, ignore_conflicts=True)
+                last_id, last_transaction_id, _ = batch[-1]
+                endpoint.advance_feed_to(Event(pk=last_id, transaction_id=last_transaction_id))
+            created += len(subscribed)
+            if len(batch) < FAN_OUT_BATCH:
+                return created
 
 
 class WebhookEndpoint(models.Model):
@@ -112,6 +181,53 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def subscribes_to(self, event_type: str) -> bool:
+        return EVERY_EVENT_TYPE in self.event_types or event_type in self.event_types
+
+    def unread_events(self) -> EventQuerySet:
+        """The business's visible feed after this endpoint's position, in feed order;
+        with no position yet, from the endpoint's creation on."""
+        events = Event.objects.for_business(self.business_id).visible().in_feed_order()
+        if self.feed_event_id is None:
+            return events.filter(created_at__gte=self.created_at)
+        return events.after(Event(pk=self.feed_event_id, transaction_id=self.feed_transaction_id))
+
+    def advance_feed_to(self, event: Event) -> None:
+        """Move the endpoint's feed position past `event` (its pk and transaction id):
+        every event up to it has been turned into deliveries or skipped."""
+        self.feed_event_id, self.feed_transaction_id = event.pk, event.transaction_id
+        self.save(update_fields=["feed_event_id", "feed_transaction_id"])
+
+    advance_feed_to.alters_data = True
+
+    def note_success(self) -> None:
+        """An attempt succeeded: the auto-disable clock stops."""
+        WebhookEndpoint.objects.filter(pk=self.pk, failing_since__isnull=False).update(
+            failing_since=None
+        )
+        self.failing_since = None
+
+    note_success.alters_data = True
+
+    def note_failure(self, now: dt.datetime, *, gone: bool = False) -> None:
+        """An attempt made at `now` failed: the auto-disable clock starts unless it runs.
+        The endpoint is disabled when the receiver answered 410 Gone (`gone`), or when
+        the clock has run `WEBHOOK_DISABLE_AFTER_DAYS`. An inactive endpoint stays as it
+        is. Call it with the endpoint's row locked in the caller's transaction, as
+        `Delivery.record_outcome` does."""
+        if self.failing_since is None:
+            self.failing_since = now
+            self.save(update_fields=["failing_since"])
+        if not self.active:
+            return
+        disable_after = settings.WEBHOOK_DISABLE_AFTER_DAYS
+        if gone:
+            self.deactivate(RECEIVER_GONE)
+        elif self.failing_since <= now - dt.timedelta(days=disable_after):
+            self.deactivate(f"no attempt succeeded for {disable_after:g} days")
+
+    note_failure.alters_data = True
 
     def signing_secrets(self, now: dt.datetime | None = None) -> list[str]:
         """The secrets that sign an attempt made `now`: the current one, then every one
@@ -154,7 +270,9 @@ class WebhookEndpoint(models.Model):
         self.url = check_url(self.url).url  # the DNS lookup, before any lock is taken
         self.event_types = clean_event_types(self.event_types)
         with transaction.atomic():
-            list(Business.objects.select_for_update().filter(pk=self.business_id).values("pk"))
+            # FOR NO KEY UPDATE: it queues registrations, never a booking's insert.
+            locked = Business.objects.select_for_update(no_key=True).filter(pk=self.business_id)
+            list(locked.values("pk"))
             self.refuse_beyond_the_limit()
             self.save(force_insert=True)
 
@@ -208,7 +326,8 @@ class WebhookEndpoint(models.Model):
 
     def deactivate(self, reason: str) -> None:
         """Stop delivering to this endpoint: no new deliveries are created for it, and
-        its pending ones become failed ("endpoint disabled"; they stay retryable)."""
+        its pending ones become failed ("endpoint disabled"; they stay retryable). The
+        callers hold the endpoint's row locked (`apply_changes`, `note_failure`)."""
         with transaction.atomic():
             self.active = False
             self.disabled_reason = reason
@@ -246,6 +365,40 @@ class DeliveryQuerySet(models.QuerySet):
         return self.filter(
             pk=delivery.pk, leased_until=delivery.leased_until, status=DeliveryStatus.PENDING
         )
+
+    def lease(self, limit: int, *, scheduled_by: dt.datetime | None = None) -> list["Delivery"]:
+        """Take up to `limit` due deliveries (only those due by `scheduled_by`, when
+        given), oldest due first, with their endpoint and event: each one's attempt is
+        counted (it starts now) and the delivery is the caller's until `leased_until`
+        (`WEBHOOK_TIMEOUT` + 5 s), when another worker may take it again. Rows another
+        worker is taking are skipped (SKIP LOCKED), never waited for; on SQLite, which
+        has no row locks, run one worker. The transaction commits before returning:
+        none is open during the attempts."""
+        if limit <= 0:
+            return []
+        with transaction.atomic():
+            now = timezone.now()
+            due = self.due(now)
+            if scheduled_by is not None:
+                due = due.filter(next_attempt_at__lte=scheduled_by)
+            deliveries = list(
+                due.select_related("endpoint", "event")
+                .select_for_update(skip_locked=True, of=("self",))
+                .order_by("next_attempt_at", "id")[:limit]
+            )
+            if not deliveries:
+                return []
+            leased_until = now + dt.timedelta(seconds=settings.WEBHOOK_TIMEOUT) + LEASE_MARGIN
+            Delivery.objects.filter(pk__in=[delivery.pk for delivery in deliveries]).update(
+                attempts=models.F("attempts") + 1, last_attempt_at=now, leased_until=leased_until
+            )
+        for delivery in deliveries:
+            delivery.attempts += 1
+            delivery.last_attempt_at = now
+            delivery.leased_until = leased_until
+        return deliveries
+
+    lease.alters_data = True
 
 
 class Delivery(models.Model):
@@ -293,6 +446,48 @@ class Delivery(models.Model):
     def event_public_id(self) -> str:
         # Formatted by Event itself, without reading the event row.
         return Event(pk=self.event_id).public_id
+
+    def record_outcome(self, outcome: "Outcome") -> bool:
+        """Record the attempt made under this lease: `succeeded` on a 2xx; otherwise
+        pending again after the next wait of `WEBHOOK_RETRY_SCHEDULE`, or `failed` after
+        the last; and the endpoint's auto-disable clock (`note_success`,
+        `note_failure`). False, and nothing written, when the lease is no longer this
+        one: it expired and another worker took the delivery, or the endpoint was
+        disabled meanwhile."""
+        now = timezone.now()
+        if outcome.succeeded:
+            status, wait = DeliveryStatus.SUCCEEDED, None
+        else:
+            wait = retry_delay(self.attempts)
+            status = DeliveryStatus.FAILED if wait is None else DeliveryStatus.PENDING
+        recorded = {
+            "status": status,
+            "next_attempt_at": None if wait is None else now + wait,
+            "last_response_status": outcome.response_status,
+            "last_error": outcome.error[:500],
+            "leased_until": None,
+        }
+        with transaction.atomic():
+            # The endpoint's row before the delivery's, as every write that takes both
+            # (deactivate, retry_now): none of them can deadlock with another.
+            if outcome.succeeded:
+                endpoint = self.endpoint
+                endpoint.note_success()  # locks the row only while its clock runs
+            else:
+                endpoint = (
+                    WebhookEndpoint.objects.select_for_update().filter(pk=self.endpoint_id).first()
+                )
+            if endpoint is None or not Delivery.objects.leased_by(self).update(**recorded):
+                transaction.set_rollback(True)
+                return False
+            if not outcome.succeeded:
+                endpoint.note_failure(now, gone=outcome.gone)
+        self.endpoint = endpoint
+        for name, value in recorded.items():
+            setattr(self, name, value)
+        return True
+
+    record_outcome.alters_data = True
 
     def retry_now(self) -> None:
         """Make this delivery pending and due now, whatever its status, keeping its

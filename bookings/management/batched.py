@@ -1,19 +1,21 @@
-"""The skeleton every booking data-fix command shares: walk the bookings (all, or
-one business's) in pk ranges, fix or count each range in its own transaction,
-show progress, and print one summary. A range's bookings may belong to businesses
-on different zones: the rules read each booking's zone from its business in SQL
-(bookings.models.JOINED_BUSINESS_ZONE), so one pass serves them all."""
+"""The skeleton every booking data-fix command shares: refuse to start while a booking
+of the scope holds a date before 1900 (SPEC §17), then walk the bookings (all, or one
+business's) in pk ranges, fix or count each range in its own transaction, show
+progress, and print one summary. A range's bookings may belong to businesses on
+different zones: the rules read each booking's zone from its business in SQL
+(bookings.stamping.JOINED_BUSINESS_ZONE), so one pass serves them all."""
 
 import sys
 from abc import ABC, abstractmethod
 from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
 from tqdm import tqdm
 
 from accounts.models import Business
+from bookings.fixes import ensure_none_ancient
 from bookings.models import Booking, BookingQuerySet
+from core.errors import DomainError
 
 
 def positive_int(text: str) -> int:
@@ -21,15 +23,6 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise ValueError(text)
     return value
-
-
-def skip_jit_compilation() -> None:
-    """PostgreSQL cannot tell how few rows of a batch need a fix, judges the per-batch
-    queries expensive and JIT-compiles them, which takes longer than running them.
-    Off for the current transaction only."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
 
 
 class BatchedBookingFixCommand(ABC, BaseCommand):
@@ -68,6 +61,10 @@ class BatchedBookingFixCommand(ABC, BaseCommand):
             if not Business.objects.filter(pk=business).exists():
                 raise CommandError(f"There is no business {business}.")
             bookings = bookings.for_business(business)
+        try:
+            ensure_none_ancient(bookings)
+        except DomainError as refused:
+            raise CommandError(refused.message) from None
 
         counts: Counter[str] = Counter()
         starts = tqdm(

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from bookings.models import Booking
 from statuses.models import Status
-from statuses.services import fork_shared_statuses
+from statuses.services import StatusList, fork_shared_statuses
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,9 +82,13 @@ def test_bookings_pages(page: Page, log_in, make_staff, business):
 def test_statuses_list(page: Page, log_in, make_staff, business):
     fork_shared_statuses(business, by="frontdesk")
     running_late = Status.objects.for_business(business.pk).get(sub_status="RUNNING_LATE")
-    running_late.apply_changes({"sub_status": "Running late (15 min)"}, by="frontdesk")
-    Status.objects.for_business(business.pk).get(sub_status="PENDING_WAITLIST").apply_changes(
-        {"active": False}, by="frontdesk"
+    StatusList.of(running_late.business_id).update(
+        running_late.pk, {"sub_status": "Running late (15 min)"}, by="frontdesk"
+    )
+    StatusList.of(business.pk).update(
+        Status.objects.for_business(business.pk).get(sub_status="PENDING_WAITLIST").pk,
+        {"active": False},
+        by="frontdesk",
     )
     log_in(page, make_staff("frontdesk", business, apps=("statuses",)))
     page.set_viewport_size({"width": 1440, "height": 900})

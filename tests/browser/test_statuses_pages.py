@@ -9,7 +9,7 @@ from playwright.sync_api import APIRequestContext, Page, expect
 
 from accounts.models import ApiToken, Business, User
 from statuses.models import Status
-from statuses.services import fork_shared_statuses
+from statuses.services import StatusList, fork_shared_statuses
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -130,7 +130,7 @@ def test_staff_of_another_business_get_no_access(
 ):
     fork_shared_statuses(business, by="setup")
     ours = own_status(business, "RUNNING_LATE")
-    ours.apply_changes({"sub_status": "Ours only"}, by="setup")
+    StatusList.of(ours.business_id).update(ours.pk, {"sub_status": "Ours only"}, by="setup")
     before = list(Status.objects.order_by("id").values())
     rival = make_staff("rival", other_business, apps=("statuses",))
     log_in(page, rival)

@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Business
+from core.errors import DomainError
 
 
 class Command(BaseCommand):
@@ -27,6 +28,8 @@ class Command(BaseCommand):
             changed = found.set_timezone(timezone)
         except ValidationError as error:
             raise CommandError(f"--timezone: {' '.join(error.messages)}") from None
+        except DomainError as refused:
+            raise CommandError(refused.message) from None
         except Business.DoesNotExist:  # deleted since it was read
             raise CommandError(f"--business: there is no business {business}.") from None
         realigned = ", ".join(f"{len(ids)} {what}" for what, ids in changed.items()) or "nothing"

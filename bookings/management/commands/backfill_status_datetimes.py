@@ -6,37 +6,31 @@ lost), `<status>_at` becomes that date at 00:00 in the business's time zone
 `status_date` given without a time.
 
 How it stays cheap at a million bookings: it walks the pk space in ranges of
-`--batch-size` and never loads bookings. Per range, whatever zones its
-businesses are on, in one transaction: one query locks the bookings that need a
-backfill (FOR NO KEY UPDATE; only their ids are read), one INSERT ... SELECT
-writes a `booking.updated` for each (`changed_fields`: the datetimes set), and
-one UPDATE sets the three fields where they are missing, COALESCE keeping the
-ones already set, each booking's local midnight read from its business's zone in
-SQL. The lock keeps a booking change_status stamps meanwhile out of both, or
-waits for the fix. The summary counts bookings; `--dry-run` also counts per
-field, and writes nothing.
+`--batch-size` and never loads more than a range's changed bookings. Per range,
+whatever zones its businesses are on, in one transaction (bookings.fixes.backfill):
+one query locks the bookings that need a backfill (FOR NO KEY UPDATE) and reads them,
+one UPDATE sets the missing datetimes (COALESCE keeps those already set), each
+booking's local midnight read from its business's zone in SQL, and the bookings are
+read back in chunks to write each one's `booking.updated` (`changed_fields`: the
+datetimes set), rendered as the API renders them. The lock keeps a booking a status
+change stamps meanwhile out of it, or waits for the fix. The summary counts bookings;
+`--dry-run` also counts per field, and writes nothing.
 
 No history entries (so no `booking.status_changed`): the booking's status and
 moments do not change, the moment only gets the precision its date already
-stated. `updated_at` is left as it
-is, as by every data fix: it records the last change made through the
-application.
+stated. `updated_at` is left as it is, as by every data fix: it records the last
+change made through the application. A booking whose date is before 1900 stops the
+run before anything changes (SPEC §17).
 """
 
 from collections import Counter
 
-from django.db import models, transaction
-from django.db.models.functions import Coalesce
+from django.db import models
 
-from bookings.events import bookings_updated
-from bookings.management.batched import BatchedBookingFixCommand, skip_jit_compilation
-from bookings.models import (
-    NEXT_VERSION,
-    SELECTED_BUSINESS_ZONE,
-    STAMPED_STATUSES,
-    BookingQuerySet,
-    StartOfStatusDate,
-)
+from bookings import fixes
+from bookings.management.batched import BatchedBookingFixCommand
+from bookings.models import BookingQuerySet
+from bookings.stamping import STAMPED_STATUSES
 
 DEFAULT_BATCH_SIZE = 100_000
 
@@ -55,41 +49,22 @@ class Command(BatchedBookingFixCommand):
 
     def count(self, batch: BookingQuerySet) -> Counter[str]:
         """How many bookings of `batch` need a backfill, and of which field."""
-        any_field = BookingQuerySet.needing_backfill_rule()
         return Counter(
             batch.aggregate(
-                bookings=models.Count("pk", filter=any_field),
+                bookings=models.Count("pk", filter=fixes.NEEDING_BACKFILL),
                 **{
-                    status: models.Count("pk", filter=BookingQuerySet.backfill_rule(status))
+                    status: models.Count("pk", filter=fixes.backfill_rule(status))
                     for status in STAMPED_STATUSES
                 },
             )
         )
 
     def fix(self, batch: BookingQuerySet) -> Counter[str]:
-        """Backfill `batch` in one transaction with a `booking.updated` per booking
-        changed; return how many bookings changed.
+        """Backfill `batch` (bookings.fixes.backfill); how many bookings changed.
 
         It counts bookings, not fields: a count per field would take a second pass
-        over the range (about a third more time at a million bookings), and the
-        dry run gives it beforehand."""
-        with transaction.atomic():
-            skip_jit_compilation()
-            needing_backfill = batch.needing_backfill()
-            # Locked until commit, so that the events and the UPDATE see the same rows.
-            if not list(needing_backfill.select_for_update(no_key=True).values_list("pk")):
-                return Counter()
-            # COALESCE keeps the datetimes already set.
-            backfilled_moments = {
-                f"{status}_at": Coalesce(
-                    f"{status}_at", StartOfStatusDate(f"{status}_date", SELECTED_BUSINESS_ZONE)
-                )
-                for status in STAMPED_STATUSES
-            }
-            backfilled_moments["version"] = NEXT_VERSION
-            bookings_updated(needing_backfill, backfilled_moments)
-            backfilled = needing_backfill.update(**backfilled_moments)
-        return Counter(bookings=backfilled)
+        over the range, and the dry run gives it beforehand."""
+        return fixes.backfill(batch)
 
     def report(self, counts: Counter[str], *, dry_run: bool) -> None:
         bookings = f"{counts['bookings']} booking{'' if counts['bookings'] == 1 else 's'}"

@@ -36,14 +36,9 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from accounts.models import Business, validate_time_zone_name
-from bookings.models import (
-    Booking,
-    BookingStatus,
-    BookingStatusChange,
-    ChangeSource,
-    status_date_of,
-    status_stamp,
-)
+from bookings.models import Booking, BookingStatusChange
+from bookings.stamping import BookingStatus, status_date_of, status_stamp
+from core.models import ChangeSource
 
 # The columns each generated row fills, in the models' order (the COPY/INSERT order).
 BOOKING_FIELDS = tuple(field.attname for field in Booking._meta.concrete_fields)

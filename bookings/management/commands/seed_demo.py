@@ -65,7 +65,8 @@ class Command(BaseCommand):
         Made through the API's write paths, so the feed has their events; then each
         booking's `created_at` is moved back to its demo day (one UPDATE): the demo's
         `booking.created` events keep the moment the seed ran."""
-        from bookings.models import Booking, ChangeSource
+        from bookings.models import Booking
+        from core.models import ChangeSource
 
         today = timezone.now().replace(second=0, microsecond=0)
         chance = random.Random(DEMO_BUSINESS_ID)
@@ -93,7 +94,7 @@ class Command(BaseCommand):
     def _move_on(self, booking, created: dt.datetime, today: dt.datetime, chance) -> None:
         """Tentative after a few days, then definite or lost a few weeks later (never
         after today), or left where it is."""
-        from bookings.models import ChangeSource
+        from core.models import ChangeSource
 
         fate = chance.random()
         tentative = created + dt.timedelta(days=1 + chance.randrange(10), hours=chance.randrange(8))

@@ -70,11 +70,6 @@ class UTCMomentFilter(django_filters.IsoDateTimeFilter):
 
 RANGE_LOOKUPS = ["exact", "gt", "gte", "lt", "lte"]
 
-# BookingFilter's form classes by the names of the filters a request uses. Bounded: the
-# query string chooses the names.
-FORM_CLASSES: dict[tuple[str, ...], type] = {}
-FORM_CLASSES_KEPT = 128
-
 
 class BookingFilter(django_filters.FilterSet):
     # No DISTINCT: filtering on a column of the booking itself cannot repeat a row, and
@@ -96,18 +91,6 @@ class BookingFilter(django_filters.FilterSet):
                 if name in data
             }
         super().__init__(data, queryset, request=request, prefix=prefix)
-
-    def get_form_class(self) -> type:
-        # django-filter builds a new form class (through the forms metaclass) for every
-        # request, yet it depends only on which filters the query string names: the
-        # class for each of the first FORM_CLASSES_KEPT combinations is kept.
-        names = tuple(self.filters)
-        form_class = FORM_CLASSES.get(names)
-        if form_class is None:
-            form_class = super().get_form_class()
-            if len(FORM_CLASSES) < FORM_CLASSES_KEPT:
-                FORM_CLASSES[names] = form_class
-        return form_class
 
     class Meta:
         model = Booking

@@ -680,23 +680,3 @@ def test_filters_given_together_all_apply(api, bookings_in_each_status):
         "lost"
     ]
     assert listed_statuses(api, "status=lost&name=lead%20booking") == []
-
-
-def test_filter_form_classes_are_kept_per_combination_of_filters_up_to_a_bound(monkeypatch):
-    from bookings import filters
-
-    monkeypatch.setattr(filters, "FORM_CLASSES", {})
-    monkeypatch.setattr(filters, "FORM_CLASSES_KEPT", 2)
-
-    def form_class(query: dict) -> type:
-        return type(BookingFilter(query, Booking.objects.none()).form)
-
-    by_status = form_class({"status": "lead"})
-    assert form_class({"status": "lost"}) is by_status
-    assert list(by_status.base_fields) == ["status"]
-    by_name = form_class({"name": "x", "status": "lead"})
-    assert by_name is not by_status
-    assert sorted(by_name.base_fields) == ["name", "status"]
-    # Past the bound, classes are built per request and not kept.
-    assert form_class({"guest_count": "1"}) is not form_class({"guest_count": "2"})
-    assert len(filters.FORM_CLASSES) == 2

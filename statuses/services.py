@@ -51,7 +51,8 @@ class StatusList:
         try:
             found = statuses.get(pk=status_id)
         except Status.DoesNotExist:
-            raise NotFound(f"There is no status {status_id} in your business's list.") from None
+            # The one 404 body of the API: nothing tells an unknown id from another's.
+            raise NotFound("Not found.") from None
         if found.is_shared and not self.is_shared:
             raise NotAllowed(
                 f"Status {status_id} is a shared default status, which cannot be changed. "

@@ -73,3 +73,29 @@ def pytest_sessionstart(session):
 
     if os.environ.get("CI_REQUIRE_POSTGRESQL") and connection.vendor != "postgresql":
         raise pytest.UsageError("CI_REQUIRE_POSTGRESQL is set but DATABASE_URL is not PostgreSQL")
+
+
+@pytest.fixture
+def chair(business):
+    """An active resource of `business`."""
+    from appointments.actions import create_resource
+
+    return create_resource(business.id, name="Chair 1")
+
+
+@pytest.fixture
+def book(api, chair):
+    """POST /v2/appointments for `business` (on `chair` unless told otherwise, 09:00 to
+    09:30 UTC on 2025-03-04 unless told otherwise); returns the response."""
+
+    def make(**fields):
+        body = {
+            "resource_id": chair.pk,
+            "starts_at": "2025-03-04T09:00:00Z",
+            "ends_at": "2025-03-04T09:30:00Z",
+            "client_name": "Ada Lovelace",
+            **fields,
+        }
+        return api.post("/v2/appointments", body, format="json")
+
+    return make

@@ -63,9 +63,6 @@ class StatusAdminForm(forms.ModelForm):
     class Meta:
         model = Status
         fields = ["business", *(name for name in WRITABLE_FIELDS if name != "depends_on")]
-        # dependsOn's column is not editable by a model form: the field is declared
-        # above and saved through StatusList like the others.
-        exclude = ["depends_on"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -122,6 +119,9 @@ class StatusAdmin(admin.ModelAdmin):
     search_fields = ["sub_status", "status", "business__name", "=business__id"]
     ordering = ["business_id", "sort_order", "id"]
     readonly_fields = ["created_at", "created_user", "modified_at", "modified_user"]
+    # dependsOn's column is not editable by a model form: StatusAdminForm declares the
+    # field, saved through StatusList like the others.
+    exclude = ["depends_on"]
     actions = ["fork_shared_list"]
     change_list_template = "admin/statuses/status/change_list.html"
     change_form_template = "admin/statuses/status/change_form.html"

@@ -99,3 +99,23 @@ def book(api, chair):
         return api.post("/v2/appointments", body, format="json")
 
     return make
+
+
+def appointment_rows(business) -> dict:
+    """Every row an appointment write may touch, as it is: compared before and after a
+    refused request, which must write nothing."""
+    from appointments.models import Appointment, AppointmentStatusChange, Resource
+    from events.models import Event
+    from statuses.models import Status
+
+    return {
+        model.__name__: list(model.objects.filter(business=business).order_by("pk").values())
+        for model in (Appointment, AppointmentStatusChange, Resource, Status, Event)
+    }
+
+
+def own_status(business, status: str, sub_status: str | None = None):
+    """The business's own status `status` / `sub_status` (the same name by default)."""
+    from statuses.models import Status
+
+    return Status.objects.get(business=business, status=status, sub_status=sub_status or status)

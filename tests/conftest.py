@@ -76,6 +76,19 @@ def pytest_sessionstart(session):
 
 
 @pytest.fixture
+def shared_statuses(db) -> None:
+    """The shared default status list, as its migration installs it. A transactional
+    test may start on a database that an earlier one flushed; the migration's function
+    skips what is there."""
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    migration = importlib.import_module("statuses.migrations.0002_shared_default_statuses")
+    migration.install_shared_defaults(django_apps, None)
+
+
+@pytest.fixture
 def chair(business):
     """An active resource of `business`."""
     from appointments.actions import create_resource

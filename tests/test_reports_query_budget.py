@@ -13,6 +13,8 @@ ZONE = 1  # the business's time zone
 REPORT = 2 if connection.vendor == "postgresql" else 1
 
 
+@pytest.mark.query_budget("get", "/v2/reports/pipeline")
+@pytest.mark.query_budget("get", "/v2/reports/time_in_status")
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [1, 20])
 @pytest.mark.parametrize("report", ["pipeline", "time_in_status"])

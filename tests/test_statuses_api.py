@@ -191,6 +191,7 @@ def test_get_accepts_a_trailing_slash_without_redirect(api):
     assert len(response.json()) == len(SHARED_DEFAULTS)
 
 
+@pytest.mark.query_budget("get", "/status")
 @pytest.mark.parametrize("extra_statuses", [0, 1, 40])
 def test_get_takes_the_same_queries_whatever_the_list_length(
     api, own_list, business, extra_statuses, django_assert_num_queries
@@ -583,6 +584,7 @@ def test_post_without_token_is_401(client, business):
     assert not Status.objects.for_business(business.pk).exists()
 
 
+@pytest.mark.query_budget("post", "/status")
 def test_first_post_takes_a_fixed_number_of_queries(api, business, django_assert_num_queries):
     # token; in the list's transaction (a savepoint inside the test's): the business
     # lock, the list's last sortOrder (none: no own list yet), the shared list, the
@@ -860,6 +862,7 @@ def test_put_without_token_is_401(client, own_status):
     assert all_rows() == before
 
 
+@pytest.mark.query_budget("put", "/status")
 def test_put_takes_a_fixed_number_of_queries(api, own_status, django_assert_num_queries):
     # token, the status (which settles the refusal order before the fields are read);
     # in the list's transaction (a savepoint inside the test's): the business lock, the

@@ -139,6 +139,9 @@ def attacks(victim, business, attacker_status):
     def names_resource_id(body):
         assert "resource_id" in body
 
+    def counts_no_victim_appointments(body):
+        assert sum(row["appointments"] for row in body["results"]) == 0
+
     booking_path = f"/v2/bookings/{booking_id}"
     endpoint_id, delivery_id = victim["endpoint"].pk, victim["delivery"].pk
     endpoint_path = f"/v2/webhook_endpoints/{endpoint_id}"
@@ -255,6 +258,22 @@ def attacks(victim, business, attacker_status):
             None,
             404,
             None,
+        ),
+        (
+            "get",
+            "/v2/reports/appointments",
+            "/v2/reports/appointments?from=2025-03-01&to=2025-03-31",
+            None,
+            200,
+            counts_no_victim_appointments,
+        ),
+        (
+            "get",
+            "/v2/reports/appointments",
+            f"/v2/reports/appointments?resource_id={resource_id}",
+            None,
+            400,
+            names_resource_id,
         ),
         ("get", "/v2/webhook_endpoints", "/v2/webhook_endpoints", None, 200, no_victim_endpoints),
         # The victim's booking was created today, and its lead stay ended on 2025-01-10.

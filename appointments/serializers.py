@@ -6,6 +6,7 @@ field. Output is the representation (appointments/representation.py); the output
 serializers below only describe it to the schema, and render through it."""
 
 from django.core.validators import EmailValidator
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from appointments.actions import Target
@@ -81,6 +82,13 @@ class ResourceSerializer(serializers.Serializer):
         return resource_json(resource)
 
 
+@extend_schema_serializer(many=False)  # the list is one object, not an array
+class ResourceListSerializer(serializers.Serializer):
+    """GET /v2/resources: not paginated (at most 500 a business)."""
+
+    results = ResourceSerializer(many=True, read_only=True)
+
+
 # --- appointments ----------------------------------------------------------------
 
 
@@ -135,7 +143,7 @@ class TargetSerializer(serializers.Serializer):
         }
 
 
-class ChangeStatusSerializer(RejectUnknownFieldsMixin, TargetSerializer):
+class AppointmentChangeStatusSerializer(RejectUnknownFieldsMixin, TargetSerializer):
     """Body of POST /v2/appointments/{id}/change_status."""
 
 

@@ -7,7 +7,6 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
-    inline_serializer,
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -19,11 +18,12 @@ from appointments.filters import AppointmentFilter, ResourceFilter
 from appointments.models import Appointment, Resource
 from appointments.representation import appointment_json, resource_json
 from appointments.serializers import (
+    AppointmentChangeStatusSerializer,
     AppointmentCreateSerializer,
     AppointmentFieldsSerializer,
     AppointmentSerializer,
     AppointmentStatusChangeSerializer,
-    ChangeStatusSerializer,
+    ResourceListSerializer,
     ResourceSerializer,
     ResourceWriteSerializer,
 )
@@ -95,12 +95,16 @@ def record_id(pk) -> int:
         description="Not paginated (at most 500 a business). `active` narrows the list.",
         parameters=[OpenApiParameter("active", OpenApiTypes.BOOL)],
         responses={
-            200: inline_serializer("ResourceList", {"results": ResourceSerializer(many=True)}),
+            200: ResourceListSerializer,
             **COMMON_ERRORS,
         },
     ),
     create=extend_schema(
         summary="Add a resource (a member of staff, a room, a chair)",
+        description=(
+            "`name` is 1–100 characters, unique in the business ignoring case (409 on a "
+            "duplicate); `active` defaults to true. At most 500 resources a business."
+        ),
         request=ResourceWriteSerializer,
         responses={
             201: ResourceSerializer,
@@ -110,11 +114,16 @@ def record_id(pk) -> int:
     ),
     retrieve=extend_schema(
         summary="One resource",
+        description="The resource with this id in the caller's business, else a 404.",
         parameters=[RECORD_ID],
         responses={200: ResourceSerializer, 404: NOT_FOUND, **COMMON_ERRORS},
     ),
     partial_update=extend_schema(
         summary="Rename a resource, or retire it (active: false)",
+        description=(
+            "Changes `name` and/or `active`. A retired resource takes no new appointment "
+            "and no move onto it; its appointments keep it. There is no DELETE (405)."
+        ),
         request=ResourceWriteSerializer(partial=True),
         parameters=[RECORD_ID],
         responses={
@@ -220,6 +229,10 @@ class ResourceViewSet(
     ),
     retrieve=extend_schema(
         summary="One appointment",
+        description=(
+            "The appointment with this id in the caller's business, else a 404; its ETag "
+            "is its `version`."
+        ),
         parameters=[RECORD_ID, IF_NONE_MATCH, etag_header(200, 304)],
         responses={
             200: AppointmentSerializer,
@@ -230,6 +243,13 @@ class ResourceViewSet(
     ),
     partial_update=extend_schema(
         summary="Edit an appointment's ordinary fields (its status: use change_status)",
+        description=(
+            "Changes `resource_id`, `starts_at`, `ends_at`, `client_name`, `client_email` "
+            "and `notes`; a status field is a 400 pointing to change_status. New times or "
+            "resource of a time-blocking appointment are checked for conflicts (409 "
+            "`conflicts`); an appointment in READ_ONLY or READ_ONLY_FREE is never edited "
+            "(409). There is no DELETE (405): move it to a DELETED status."
+        ),
         request=AppointmentFieldsSerializer,
         parameters=[RECORD_ID, IF_MATCH, etag_header(200, 412)],
         responses={
@@ -250,7 +270,7 @@ class ResourceViewSet(
             "`status_at`), and a time-blocking target free on the resource (409 "
             "`conflicts`)."
         ),
-        request=ChangeStatusSerializer,
+        request=AppointmentChangeStatusSerializer,
         parameters=[RECORD_ID, IDEMPOTENCY_KEY, IF_MATCH, etag_header(200, 412)],
         responses={
             200: AppointmentSerializer,
@@ -262,6 +282,10 @@ class ResourceViewSet(
     ),
     status_history=extend_schema(
         summary="Every status change of an appointment, in the order recorded",
+        description=(
+            "Oldest first, in the order recorded, with the names the statuses had then; "
+            "the first entry (the creation) has `from_*` null. Follow `next` for more."
+        ),
         parameters=[RECORD_ID],
         responses={
             200: AppointmentStatusChangeSerializer(many=True),
@@ -347,7 +371,7 @@ class AppointmentViewSet(
     @action(detail=True, methods=["post"])
     @idempotent
     def change_status(self, request, pk=None):
-        body = ChangeStatusSerializer(data=request.data)
+        body = AppointmentChangeStatusSerializer(data=request.data)
         if not body.is_valid():
             self.get_object()  # a missing appointment is a 404 before a bad body is a 400
             raise ValidationError(body.errors)

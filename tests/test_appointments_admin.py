@@ -322,3 +322,35 @@ def test_the_board_needs_the_view_permission(client, business):
     client.force_login(user)
 
     assert client.get(BOARD).status_code == 403
+
+
+# --- the appointments report's page, beside the Pipeline --------------------------
+
+
+def test_the_report_page_shows_the_table_and_links_its_csv(staff_client, business, chair):
+    make(business, "2025-03-04T09:00:00+00:00", resource=chair, status="NO_SHOW")
+    make(business, "2025-03-05T09:00:00+00:00", name="Other")
+    query = "?from=2025-03-01&to=2025-03-31&interval=month"
+
+    page = staff_client.get(f"/admin/reports/appointments/{query}")
+    narrowed = staff_client.get(f"/admin/reports/appointments/{query}&resource={chair.pk}")
+    download = staff_client.get(f"/admin/reports/appointments.csv{query}&business={business.pk}")
+
+    rows = re.findall(r'<td class="number">([^<]+)</td>', page.content.decode())
+    assert rows[:5] == ["2", "0", "1", "0", "0.50"]
+    assert re.findall(r'<td class="number">([^<]+)</td>', narrowed.content.decode())[0] == "1"
+    assert 'id="appointments-csv"' in page.content.decode()
+    assert download.content.decode().splitlines() == [
+        "bucket,appointments,completed,no_show,cancelled,no_show_rate,cancellation_rate",
+        "2025-03-01,2,0,1,0,0.5,0.0",
+    ]
+
+
+def test_the_reports_section_offers_each_page_to_whoever_may_view_it(client, business, staff):
+    client.force_login(staff)  # appointments and statuses, no bookings
+
+    index = client.get("/admin/").content.decode()
+
+    assert "/admin/reports/appointments/" in index
+    assert "/admin/reports/pipeline/" not in index
+    assert client.get("/admin/reports/pipeline/").status_code == 403

@@ -34,7 +34,12 @@ from appointments.events import (
     resource_created,
     resource_updated,
 )
-from appointments.models import Appointment, AppointmentStatusChange, Resource
+from appointments.models import (
+    Appointment,
+    AppointmentStatusChange,
+    Resource,
+    due_for_completion,
+)
 from appointments.representation import EDITABLE_FIELDS
 from appointments.rules import (
     LONGEST,
@@ -362,6 +367,46 @@ def change_statuses(
     except IntegrityError as error:
         raise_time_conflict_of(appointments, error)
     return appointments
+
+
+def complete_due_appointments(
+    business_id: int, now: dt.datetime, *, after_hours: int, limit: int = 500
+) -> list[Appointment]:
+    """The scheduler's completion (SPEC §16, §17) for one business whose
+    `auto_complete_after_hours` is `after_hours`: up to `limit` appointments still OPEN
+    whose end + `after_hours` has come by `now` move to `completion_target`, each as of
+    its own `ends_at`, with source "system" and no user, through `change_statuses`
+    (one transaction; each re-checked once locked, so one a person moved meanwhile is
+    left alone). Returns those moved; none when the list has no such target."""
+    target = completion_target(business_id)
+    if target is None:
+        return []
+    due = Appointment.objects.for_business(business_id).due_for_completion(
+        now, after_hours=after_hours
+    )
+    ids = list(due.values_list("pk", flat=True)[:limit])
+    if not ids:
+        return []
+    return change_statuses(
+        business_id,
+        ids,
+        Target(status_id=target.pk),
+        at=F("ends_at"),
+        source=ChangeSource.SYSTEM,
+        still=due_for_completion(now, after_hours),
+    )
+
+
+def completion_target(business_id: int) -> Status | None:
+    """The business's first active COMPLETED status (list order) that SPEC §14.3
+    allows from OPEN, its `dependsOn` included; None when it has none."""
+    candidates = Status.objects.for_business(business_id).filter(
+        status=StatusName.COMPLETED, active=True
+    )
+    for status in candidates.in_list_order():
+        if depends_on_allows(status.depends_on, StatusName.OPEN):
+            return status
+    return None
 
 
 # --- the steps the writes share ------------------------------------------------

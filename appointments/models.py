@@ -147,9 +147,13 @@ class AppointmentQuerySet(models.QuerySet):
         come by `now` (SPEC §16), oldest end first. `after_hours` is their business's
         `auto_complete_after_hours`: scope this to that business first
         (`for_business`); the partial index appointment_open_by_end serves it."""
-        return self.filter(
-            status=StatusName.OPEN, ends_at__lte=now - dt.timedelta(hours=after_hours)
-        ).order_by("ends_at", "id")
+        return self.filter(due_for_completion(now, after_hours)).order_by("ends_at", "id")
+
+
+def due_for_completion(now: dt.datetime, after_hours: int) -> models.Q:
+    """The condition of AppointmentQuerySet.due_for_completion, to re-check on a
+    locked row."""
+    return models.Q(status=StatusName.OPEN, ends_at__lte=now - dt.timedelta(hours=after_hours))
 
 
 class Appointment(models.Model):

@@ -9,6 +9,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django_filters.fields import IsoDateTimeField, MultipleChoiceField
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 ID_RANGE = (1, 2**63 - 1)  # a BigAutoField's positive range
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -93,6 +95,7 @@ class ISODateField(forms.Field):
         return day
 
 
+@extend_schema_field(OpenApiTypes.DATE)
 class ISODateFilter(django_filters.Filter):
     field_class = ISODateField
 

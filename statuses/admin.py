@@ -254,6 +254,10 @@ class StatusAdmin(admin.ModelAdmin):
 
     def get_deleted_objects(self, objs, request):
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if protected:
+            # What protects the status (appointments in it, history entries that entered
+            # it) is the answer, not whether the user may delete those: nobody may.
+            perms_needed = set()
         # "Delete selected" asks for the delete permission without an object.
         if any(not self.may_write(request, status) for status in objs):
             perms_needed = {*perms_needed, "shared status"}

@@ -26,7 +26,7 @@ MAY_IMPORT = {
     "statuses": {"accounts", "core", "events"},
     "appointments": {"statuses", "accounts", "core", "events"},
     "webhooks": {"accounts", "core", "events"},
-    "reports": {"bookings", "appointments", "accounts", "core"},
+    "reports": {"bookings", "appointments", "statuses", "accounts", "core"},
 }
 
 

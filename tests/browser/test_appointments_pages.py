@@ -135,6 +135,7 @@ def test_change_status_offers_only_the_allowed_moves(page: Page, log_in, make_st
 
     page.goto(f"/admin/appointments/appointment/{appointment.pk}/change/")
     page.get_by_role("link", name="Change status").click()
+    expect(page.locator("#id_status")).to_be_visible()
     offered = page.locator("#id_status option").all_inner_texts()
     page.select_option("#id_status", label="OPEN")
     page.fill("#id_note", "Came back for a fix")

@@ -479,8 +479,11 @@ def resolve_target(business_id: int, target: Target, *, by: "User") -> Status | 
     Writers take this lock before the appointments' (a change of the status, which
     locks it and then updates its appointments, takes them in the same order)."""
     status = find_target(business_id, target)
-    if status is None and not Status.objects.for_business(business_id).exists():
-        StatusList.of(business_id).fork(by=by)
+    if status is None:
+        # Perhaps the list is not forked yet, or was forked by a concurrent first
+        # appointment since the look-up (fork waits for that one's lock): look again.
+        if not Status.objects.for_business(business_id).exists():
+            StatusList.of(business_id).fork(by=by)
         status = find_target(business_id, target)
     return status
 

@@ -89,6 +89,27 @@ def record_id(pk) -> int:
     return pk
 
 
+class BusinessRecordViewSet(
+    RejectUnknownQueryParametersMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The caller's records of one kind: list, create, read, PATCH; never DELETE (405).
+    `get_queryset` is the caller's business's records."""
+
+    lookup_value_regex = r"[0-9]+"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_object(self):
+        found = self.get_queryset().filter(pk=record_id(self.kwargs["pk"])).first()
+        if found is None:
+            raise NotFound
+        return found
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="The caller's resources, by name",
@@ -134,32 +155,17 @@ def record_id(pk) -> int:
         },
     ),
 )
-class ResourceViewSet(
-    RejectUnknownQueryParametersMixin,
-    mixins.ListModelMixin,
-    mixins.CreateModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
+class ResourceViewSet(BusinessRecordViewSet):
     queryset = Resource.objects.none()  # for schema introspection; see get_queryset
     serializer_class = ResourceSerializer
     filterset_class = ResourceFilter
     pagination_class = None
-    lookup_value_regex = r"[0-9]+"
-    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
         return Resource.objects.for_business(self.request.user.business_id).in_list_order()
 
     def allowed_query_parameters(self) -> set[str]:
         return set(ResourceFilter.base_filters) if self.action == "list" else set()
-
-    def get_object(self) -> Resource:
-        found = self.get_queryset().filter(pk=record_id(self.kwargs["pk"])).first()
-        if found is None:
-            raise NotFound
-        return found
 
     def list(self, request, *args, **kwargs):
         resources = self.filter_queryset(self.get_queryset())
@@ -294,30 +300,14 @@ class ResourceViewSet(
         },
     ),
 )
-class AppointmentViewSet(
-    VersionTagMixin,
-    RejectUnknownQueryParametersMixin,
-    mixins.ListModelMixin,
-    mixins.CreateModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
+class AppointmentViewSet(VersionTagMixin, BusinessRecordViewSet):
     queryset = Appointment.objects.none()  # for schema introspection; see get_queryset
     serializer_class = AppointmentSerializer
     filterset_class = AppointmentFilter
     pagination_class = AppointmentPagination
-    lookup_value_regex = r"[0-9]+"
-    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
         return Appointment.objects.for_business(self.request.user.business_id)
-
-    def get_object(self) -> Appointment:
-        found = self.get_queryset().filter(pk=record_id(self.kwargs["pk"])).first()
-        if found is None:
-            raise NotFound
-        return found
 
     def allowed_query_parameters(self) -> set[str]:
         pages = {"cursor", "page_size"}

@@ -282,3 +282,36 @@ def test_a_top_level_change_waits_for_an_appointment_entering_the_status(busines
     late.refresh_from_db()
     assert late.status == "OPEN"
     assert Appointment.objects.get().status == "OPEN"
+
+
+@pytest.mark.usefixtures("listed")
+def test_the_admin_writes_depends_on_and_refuses_a_top_level_change_in_use(client, business, book):
+    from django.contrib.auth.models import Permission
+
+    from accounts.models import User
+
+    staff = User.objects.create_user(username="desk", business=business, is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="statuses"))
+    client.force_login(staff)
+    late = own_status(business, "OPEN", "RUNNING_LATE")
+    form = {
+        "status": "OPEN",
+        "sub_status": "RUNNING_LATE",
+        "status_type": "APPOINTMENT",
+        "sort_order": late.sort_order,
+        "active": "on",
+        "user_selectable": "on",
+        "_save": "Save",
+    }
+    url = f"/admin/statuses/status/{late.pk}/change/"
+
+    page = client.get(url).content.decode()
+    saved = client.post(url, {**form, "depends_on": ["OPEN", "PENDING"]})
+    book(status_id=late.pk)
+    refused = client.post(url, {**form, "status": "PENDING"}, follow=True)
+
+    assert 'name="depends_on"' in page
+    assert saved.status_code == 302
+    late.refresh_from_db()
+    assert (late.depends_on, late.status) == (["PENDING", "OPEN"], "OPEN")
+    assert "Appointments are in this status" in refused.content.decode()

@@ -17,7 +17,9 @@ At each size, --runs times each, through the WSGI app gunicorn serves (DJANGO_PR
   - date: GET /v2/appointments?date=<day 10> (a business-local day of 200);
   - conflict: POST /v2/appointments onto a taken slot: the check, answered 409 (nothing
     is written).
-Prints p50 and p99 (ms) per size and each p99 against the smallest size's; then
+Prints p50 and p99 (ms) per size (the p99 the median of three rounds' p99s, each a third
+of the runs, so that a burst of other work on the machine spoils one round, not the
+figure) and each p99 against the smallest size's; then
 EXPLAIN (ANALYZE, BUFFERS) of each request's statements at the largest size. The
 machine's load average is printed with the figures: note it beside them.
 """
@@ -61,6 +63,7 @@ RESOURCES = 25
 PER_RESOURCE_A_DAY = 8
 FIRST_DAY = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 MEASURED_DAY = FIRST_DAY + dt.timedelta(days=10)
+ROUNDS = 3
 LOAD_SQL = """
 INSERT INTO appointments_appointment (business_id, resource_id, starts_at, ends_at,
     client_name, client_email, notes, status, sub_status, status_id, status_at,
@@ -177,21 +180,31 @@ def main() -> None:
     if connection.vendor != "postgresql":
         sys.exit("DATABASE_URL must name a PostgreSQL database of this benchmark's own.")
     key = prepare()
-    results = {}
+    results, loads = {}, []
     for size in sorted(int(size) for size in args.sizes.split(",")):
         grow_to(size)
         measure(key, 20)  # warm: the pool, prepared statements, caches
-        results[size] = measure(key, args.runs)
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; {args.runs} runs each")
+        # In ROUNDS rounds, each's p99 on its own: a burst of the machine's other work
+        # spoils one round, and the median round is the figure.
+        rounds = [measure(key, args.runs // ROUNDS) for _ in range(ROUNDS)]
+        results[size] = {
+            name: (
+                statistics.median(v for r in rounds for v in r[name]),
+                statistics.median(p99(r[name]) for r in rounds),
+            )
+            for name in rounds[0]
+        }
+        loads.append(os.getloadavg()[0])
+    print(
+        f"load average {', '.join(f'{load:.2f}' for load in loads)} (by size) on "
+        f"{os.cpu_count()} CPUs; {args.runs} runs each, p99 the median of {ROUNDS} rounds'"
+    )
     print(f"{'size':>10} {'request':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99 / smallest':>15}")
     smallest = min(results)
-    for size, timings in results.items():
-        for name, values in timings.items():
-            ratio = p99(values) / p99(results[smallest][name])
-            print(
-                f"{size:>10,} {name:>9} {statistics.median(values):8.2f} {p99(values):8.2f}"
-                f" {ratio:15.2f}"
-            )
+    for size, figures in results.items():
+        for name, (p50, p99_ms) in figures.items():
+            ratio = p99_ms / results[smallest][name][1]
+            print(f"{size:>10,} {name:>9} {p50:8.2f} {p99_ms:8.2f} {ratio:15.2f}")
     explain(key)
 
 

@@ -109,6 +109,14 @@ class BusinessRecordViewSet(
             raise NotFound
         return found
 
+    def valid(self, body):
+        """`body` (an input serializer) validated: a 400 naming the fields at fault, but
+        a missing record's 404 first."""
+        if not body.is_valid():
+            self.get_object()
+            raise ValidationError(body.errors)
+        return body
+
 
 @extend_schema_view(
     list=extend_schema(
@@ -181,10 +189,7 @@ class ResourceViewSet(BusinessRecordViewSet):
         return Response(resource_json(self.get_object()))
 
     def partial_update(self, request, pk=None):
-        body = ResourceWriteSerializer(data=request.data, partial=True)
-        if not body.is_valid():
-            self.get_object()  # a missing resource is a 404 before a bad body is a 400
-            raise ValidationError(body.errors)
+        body = self.valid(ResourceWriteSerializer(data=request.data, partial=True))
         resource = actions.edit_resource(
             request.user.business_id, record_id(pk), body.validated_data
         )
@@ -346,10 +351,7 @@ class AppointmentViewSet(VersionTagMixin, BusinessRecordViewSet):
         return Response(appointment_json(appointment), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
-        body = AppointmentFieldsSerializer(data=request.data, partial=True)
-        if not body.is_valid():
-            self.get_object()  # a missing appointment is a 404 before a bad body is a 400
-            raise ValidationError(body.errors)
+        body = self.valid(AppointmentFieldsSerializer(data=request.data, partial=True))
         appointment = actions.edit_appointment(
             request.user.business_id,
             record_id(pk),
@@ -361,10 +363,7 @@ class AppointmentViewSet(VersionTagMixin, BusinessRecordViewSet):
     @action(detail=True, methods=["post"])
     @idempotent
     def change_status(self, request, pk=None):
-        body = AppointmentChangeStatusSerializer(data=request.data)
-        if not body.is_valid():
-            self.get_object()  # a missing appointment is a 404 before a bad body is a 400
-            raise ValidationError(body.errors)
+        body = self.valid(AppointmentChangeStatusSerializer(data=request.data))
         appointment = actions.change_status(
             request.user.business_id,
             record_id(pk),

@@ -10,11 +10,18 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts.models import Business
+from appointments.models import Resource
 from bookings.stamping import BookingStatus
+from core.errors import InvalidValue
 from core.negotiation import ContentNegotiation
 from core.renderers import JSONRenderer
 from core.schema import COMMON_ERRORS
 from core.views import RejectUnknownQueryParametersMixin
+from reports.appointments import (
+    APPOINTMENTS_COLUMNS,
+    APPOINTMENTS_DEFINITIONS,
+    appointments_report,
+)
 from reports.queries import (
     MAX_BUCKETS,
     PIPELINE_COLUMNS,
@@ -48,6 +55,16 @@ class TimeInStatusRowSerializer(serializers.Serializer):
     p90_days = serializers.FloatField(allow_null=True)
 
 
+class AppointmentsRowSerializer(serializers.Serializer):
+    bucket = serializers.DateField(help_text="The bucket's first local day.")
+    appointments = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    no_show = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    no_show_rate = serializers.FloatField(allow_null=True)
+    cancellation_rate = serializers.FloatField(allow_null=True)
+
+
 class ReportMetaSerializer(serializers.Serializer):
     time_zone = serializers.CharField(help_text="The business's zone the dates are in.")
     to = serializers.DateField()
@@ -70,6 +87,11 @@ class TimeInStatusReportSerializer(serializers.Serializer):
     meta = ReportMetaSerializer()
 
 
+class AppointmentsReportSerializer(serializers.Serializer):
+    results = AppointmentsRowSerializer(many=True)
+    meta = ReportMetaSerializer()
+
+
 DATE_PARAMETERS = [
     OpenApiParameter("format", exclude=True),  # see AcceptHeaderNegotiation
     OpenApiParameter(
@@ -82,6 +104,11 @@ DATE_PARAMETERS = [
         "to", OpenApiTypes.DATE, description="Last local day, inclusive. Default: today."
     ),
 ]
+INTERVAL = OpenApiParameter(
+    "interval",
+    {"type": "string", "enum": Interval.values},
+    description="Bucket size; weeks start on Monday. Default: month.",
+)
 # Errors are JSON, also to a client that asked for CSV (ReportView.finalize_response).
 ERRORS = {(code, "application/json"): answer for code, answer in COMMON_ERRORS.items()}
 CSV = OpenApiResponse(
@@ -140,14 +167,7 @@ class PipelineView(ReportView):
             "to definite. `meta` gives the definitions, the zone and the range used. "
             f"More than {MAX_BUCKETS} buckets is a 400 naming `interval`."
         ),
-        parameters=[
-            *DATE_PARAMETERS,
-            OpenApiParameter(
-                "interval",
-                {"type": "string", "enum": Interval.values},
-                description="Bucket size; weeks start on Monday. Default: month.",
-            ),
-        ],
+        parameters=[*DATE_PARAMETERS, INTERVAL],
         responses={
             (200, "application/json"): PipelineReportSerializer,
             (200, "text/csv"): CSV,
@@ -206,3 +226,62 @@ class TimeInStatusView(ReportView):
                 },
             }
         )
+
+
+class AppointmentsView(ReportView):
+    csv_columns = APPOINTMENTS_COLUMNS
+
+    def allowed_query_parameters(self) -> set[str]:
+        return {"from", "to", "interval", "resource_id"}
+
+    @extend_schema(
+        operation_id="v2_reports_appointments",
+        summary="Appointments by the local day they start, and how they ended",
+        description=(
+            "One row per bucket (`interval`) of the range, empty ones included, oldest "
+            "first, in the business's time zone: the appointments starting in it (DELETED "
+            "ones left out), how many are COMPLETED, NO_SHOW and CANCELLED now, and the "
+            "no-show and cancellation rates. `resource_id` narrows it to one resource. "
+            "`meta` gives the definitions, the zone and the range used. "
+            f"More than {MAX_BUCKETS} buckets is a 400 naming `interval`."
+        ),
+        parameters=[
+            *DATE_PARAMETERS,
+            INTERVAL,
+            OpenApiParameter(
+                "resource_id",
+                {"type": "integer", "minimum": 1},
+                description="Only this resource's appointments (one of the business's).",
+            ),
+        ],
+        responses={
+            (200, "application/json"): AppointmentsReportSerializer,
+            (200, "text/csv"): CSV,
+            **ERRORS,
+        },
+    )
+    def get(self, request):
+        business = self.business()
+        window = ReportWindow.from_params(request.query_params, business.zone)
+        resource_id = self.resource_id(business)
+        return Response(
+            {
+                "results": appointments_report(business, window, resource_id=resource_id),
+                "meta": {
+                    **window.meta(),
+                    "definitions": APPOINTMENTS_DEFINITIONS,
+                    "rounding": ROUNDING,
+                },
+            }
+        )
+
+    def resource_id(self, business: Business) -> int | None:
+        """`resource_id`, a resource of the business (another's is as unknown)."""
+        value = self.request.query_params.get("resource_id")
+        if not value:
+            return None
+        if not (value.isascii() and value.isdigit() and len(value) <= 18):
+            raise InvalidValue("Must be the id of one of your resources.", field="resource_id")
+        if not Resource.objects.for_business(business.pk).filter(pk=int(value)).exists():
+            raise InvalidValue("There is no such resource in your business.", field="resource_id")
+        return int(value)

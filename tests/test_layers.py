@@ -14,6 +14,7 @@ PROJECT_PACKAGES = {
     "events",
     "bookings",
     "statuses",
+    "appointments",
     "webhooks",
     "reports",
 }
@@ -23,8 +24,9 @@ MAY_IMPORT = {
     "events": {"accounts", "core"},
     "bookings": {"accounts", "core", "events"},
     "statuses": {"accounts", "core", "events"},
+    "appointments": {"statuses", "accounts", "core", "events"},
     "webhooks": {"accounts", "core", "events"},
-    "reports": {"bookings", "accounts", "core"},
+    "reports": {"bookings", "appointments", "statuses", "accounts", "core"},
 }
 
 

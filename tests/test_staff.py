@@ -24,6 +24,11 @@ STAFF_PAGES = [
     "/admin/webhooks/webhookendpoint/add/",
     "/admin/webhooks/delivery/",
     "/admin/reports/pipeline/",
+    "/admin/appointments/appointment/",
+    "/admin/appointments/appointment/add/",
+    "/admin/appointments/appointment/board/",
+    "/admin/appointments/resource/",
+    "/admin/reports/appointments/",
 ]
 SUPERUSER_PAGES = ["/admin/accounts/business/", "/admin/accounts/user/", "/admin/auth/group/"]
 
@@ -69,6 +74,13 @@ def test_the_staff_group_holds_what_every_app_declares():
         "webhooks.delete_webhookendpoint",
         "webhooks.view_delivery",
         "webhooks.change_delivery",
+        "appointments.view_resource",
+        "appointments.add_resource",
+        "appointments.change_resource",
+        "appointments.view_appointment",
+        "appointments.add_appointment",
+        "appointments.change_appointment",
+        "appointments.view_appointmentstatuschange",
     }
 
 

@@ -10,7 +10,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from appointments import actions
@@ -47,7 +46,7 @@ from core.schema import (
     WRITE_ERRORS,
     error,
 )
-from core.views import RejectUnknownQueryParametersMixin
+from core.views import BodyAfterRecordMixin, RejectUnknownQueryParametersMixin, object_id
 from statuses.models import StatusName
 
 RECORD_ID = OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH)
@@ -80,16 +79,8 @@ class AppointmentPagination(SignedCursorPagination):
     max_page_size = 200
 
 
-def record_id(pk) -> int:
-    """The path's id (routing takes digits only) as a record id; beyond a bigint no
-    record has it."""
-    pk = int(pk)
-    if pk >= 2**63:
-        raise NotFound
-    return pk
-
-
 class BusinessRecordViewSet(
+    BodyAfterRecordMixin,
     RejectUnknownQueryParametersMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -104,18 +95,10 @@ class BusinessRecordViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_object(self):
-        found = self.get_queryset().filter(pk=record_id(self.kwargs["pk"])).first()
+        found = self.get_queryset().filter(pk=object_id(self.kwargs["pk"])).first()
         if found is None:
             raise NotFound
         return found
-
-    def valid(self, body):
-        """`body` (an input serializer) validated: a 400 naming the fields at fault, but
-        a missing record's 404 first."""
-        if not body.is_valid():
-            self.get_object()
-            raise ValidationError(body.errors)
-        return body
 
 
 @extend_schema_view(
@@ -189,9 +172,9 @@ class ResourceViewSet(BusinessRecordViewSet):
         return Response(resource_json(self.get_object()))
 
     def partial_update(self, request, pk=None):
-        body = self.valid(ResourceWriteSerializer(data=request.data, partial=True))
+        body = self.valid_body(ResourceWriteSerializer, partial=True)
         resource = actions.edit_resource(
-            request.user.business_id, record_id(pk), body.validated_data
+            request.user.business_id, object_id(pk), body.validated_data
         )
         return Response(resource_json(resource))
 
@@ -351,10 +334,10 @@ class AppointmentViewSet(VersionTagMixin, BusinessRecordViewSet):
         return Response(appointment_json(appointment), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
-        body = self.valid(AppointmentFieldsSerializer(data=request.data, partial=True))
+        body = self.valid_body(AppointmentFieldsSerializer, partial=True)
         appointment = actions.edit_appointment(
             request.user.business_id,
-            record_id(pk),
+            object_id(pk),
             body.fields_of(),
             expected_versions=if_match_versions(request),
         )
@@ -363,10 +346,10 @@ class AppointmentViewSet(VersionTagMixin, BusinessRecordViewSet):
     @action(detail=True, methods=["post"])
     @idempotent
     def change_status(self, request, pk=None):
-        body = self.valid(AppointmentChangeStatusSerializer(data=request.data))
+        body = self.valid_body(AppointmentChangeStatusSerializer)
         appointment = actions.change_status(
             request.user.business_id,
-            record_id(pk),
+            object_id(pk),
             **body.arguments(),
             by=request.user,
             expected_versions=if_match_versions(request),

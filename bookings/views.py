@@ -10,7 +10,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from bookings import actions
@@ -44,7 +44,7 @@ from core.schema import (
     WRITE_ERRORS,
     error,
 )
-from core.views import RejectUnknownQueryParametersMixin, object_id
+from core.views import BodyAfterRecordMixin, RejectUnknownQueryParametersMixin, object_id
 
 # The path's id is a booking's integer id; routing takes digits only, so anything else
 # is a 404 before a view runs.
@@ -172,6 +172,7 @@ PRECONDITION_FAILED = error(
 )
 class BookingViewSet(
     VersionTagMixin,
+    BodyAfterRecordMixin,
     RejectUnknownQueryParametersMixin,
     mixins.ListModelMixin,
     viewsets.GenericViewSet,
@@ -199,16 +200,6 @@ class BookingViewSet(
             raise NotFound from None
         self.check_object_permissions(self.request, booking)
         return booking
-
-    def valid_body(self, serializer_class, **kwargs) -> dict:
-        """The body's validated data. When it is invalid, a booking not in the business
-        is still a 404 first (SPEC §13: 404, then 400, then 412)."""
-        body = serializer_class(data=self.request.data, **kwargs)
-        if not body.is_valid():
-            if "pk" in self.kwargs:
-                self.get_object()
-            raise ValidationError(body.errors)
-        return body.validated_data
 
     def allowed_query_parameters(self) -> set[str]:
         pages = {"cursor", "page_size"}
@@ -243,12 +234,12 @@ class BookingViewSet(
 
     @idempotent
     def create(self, request, *args, **kwargs):
-        body = self.valid_body(BookingCreateSerializer)
+        body = self.valid_body(BookingCreateSerializer).validated_data
         booking = actions.create_booking(self.business_id, **body, by=request.user)
         return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
-        fields = self.valid_body(BookingFieldsSerializer, partial=True)
+        fields = self.valid_body(BookingFieldsSerializer, partial=True).validated_data
         booking, _changed = actions.edit_booking(
             self.business_id, object_id(pk), fields, expected_versions=if_match_versions(request)
         )
@@ -263,7 +254,7 @@ class BookingViewSet(
     @action(detail=True, methods=["post"])
     @idempotent
     def change_status(self, request, pk=None):
-        change = self.valid_body(ChangeStatusSerializer)
+        change = self.valid_body(ChangeStatusSerializer).validated_data
         booking, _entry = actions.change_status(
             self.business_id,
             object_id(pk),
@@ -281,7 +272,7 @@ class BookingViewSet(
                 "Not accepted by a bulk change: send If-Match to each booking's own change_status.",
                 field="If-Match",
             )
-        change = self.valid_body(BulkChangeStatusSerializer)
+        change = self.valid_body(BulkChangeStatusSerializer).validated_data
         changed = actions.change_statuses(self.business_id, **change, by=request.user)
         bookings = [booking for booking, _entry in changed]
         return Response({"results": BookingSerializer(bookings, many=True).data})

@@ -12,9 +12,11 @@ from django_filters.fields import IsoDateTimeField, MultipleChoiceField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-ID_RANGE = (1, 2**63 - 1)  # a BigAutoField's positive range
+from core.models import EARLIEST_MOMENT
+from core.views import ID_RANGE
+
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-EARLIEST_DATE, LATEST_DATE = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
+EARLIEST_DATE, LATEST_DATE = EARLIEST_MOMENT.date(), dt.date(9998, 12, 31)
 
 
 class CommaSeparatedMultipleChoiceField(MultipleChoiceField):
@@ -40,7 +42,7 @@ class IdField(forms.IntegerField):
     would overflow the database's parameter)."""
 
     def __init__(self, **kwargs):
-        super().__init__(min_value=ID_RANGE[0], max_value=ID_RANGE[1], **kwargs)
+        super().__init__(min_value=ID_RANGE[0], max_value=ID_RANGE[-1], **kwargs)
 
 
 class IdFilter(django_filters.NumberFilter):

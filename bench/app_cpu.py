@@ -74,15 +74,21 @@ def wsgi_call(application, method: str, path: str, key: str, body: dict | None =
     return answer["s"], content
 
 
-def setup_django() -> None:
+def load_application():
+    """Django set up with the environment's settings, and the WSGI app gunicorn serves."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import logging
     import warnings
 
-    import django
-
     warnings.filterwarnings("ignore", "No directory at")  # no collectstatic: the API needs none
-    django.setup()
+    from config.wsgi import application
+
+    # The request log is still written, as in production, but not onto the terminal.
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - for the process's life
+    return application
 
 
 def main() -> None:
@@ -94,9 +100,8 @@ def main() -> None:
     parser.add_argument("--business", type=int, default=43190)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile rows")
     args = parser.parse_args()
-    setup_django()
+    application = load_application()
     from accounts.services import issue_api_token
-    from config.wsgi import application
 
     _, key = issue_api_token(
         business_id=args.business, username="bench-app-cpu", business_name=None

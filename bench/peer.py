@@ -510,8 +510,7 @@ def main() -> int:
             "project": base
             | {"DJANGO_PRODUCTION": "1", "DJANGO_SECURE_SSL_REDIRECT": "0"}
             | {"DATABASE_URL": f"{server}/bench_project"},
-            "peer": base
-            | {"DJANGO_DEBUG": "0", "DATABASE_URL": f"{server}/bench_peer"},
+            "peer": base | {"DJANGO_DEBUG": "0", "DATABASE_URL": f"{server}/bench_peer"},
         }
         where = {
             "project": (sys.executable, ROOT),

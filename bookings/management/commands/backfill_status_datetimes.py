@@ -71,8 +71,7 @@ class Command(BatchedBookingFixCommand):
         changed; return how many bookings changed.
 
         It counts bookings, not fields: a count per field would take a second pass
-        over the range (about a third more time at a million bookings), and the
-        dry run gives it beforehand."""
+        over the range, and the dry run gives it beforehand."""
         with transaction.atomic():
             skip_jit_compilation()
             needing_backfill = batch.needing_backfill()

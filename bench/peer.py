@@ -154,16 +154,7 @@ class Side:
 
     def cpu_seconds(self) -> float:
         """CPU used so far by gunicorn's master and workers (its process group)."""
-        total = 0.0
-        for entry in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:  # gone meanwhile
-                continue
-            if int(fields[2]) == self.process.pid:
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+        return cpu_seconds(lambda pid, parent, group: group == self.process.pid)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -172,6 +163,27 @@ class Side:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def cpu_seconds(belongs: Callable[[int, int, int], bool]) -> float:
+    """CPU used so far by the processes for which belongs(pid, parent pid, group)."""
+    total = 0.0
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if belongs(int(entry), int(fields[1]), int(fields[2])):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def postgres_cpu_seconds(datadir: Path) -> float:
+    """CPU used so far by PostgreSQL's postmaster and its children (the backends); one
+    side is driven at a time, so a run's share is that side's."""
+    postmaster = int((datadir / "postmaster.pid").read_text().split()[0])
+    return cpu_seconds(lambda pid, parent, group: postmaster in (pid, parent))
 
 
 # --- Endpoints -------------------------------------------------------------------------
@@ -274,15 +286,15 @@ def seed(sides: list[Side], bookings: int) -> None:
 
 
 class Load:
-    def __init__(self, workdir: Path, wrk_log: Path) -> None:
-        self.workdir, self.wrk_log, self.runs = workdir, wrk_log, 0
+    def __init__(self, workdir: Path, wrk_log: Path, datadir: Path) -> None:
+        self.workdir, self.wrk_log, self.datadir, self.runs = workdir, wrk_log, datadir, 0
 
     def run(self, endpoint: Endpoint, side: Side, requests_file: Path, seconds: int) -> dict:
         self.runs += 1
         argv = ["wrk", "--threads", str(ARGS.threads), "--connections", str(ARGS.connections)]
         argv += ["--duration", f"{seconds}s", "--script", str(ROOT / "bench" / "requests.lua")]
         argv += [f"http://127.0.0.1:{side.port}", "--", str(requests_file)]
-        cpu = side.cpu_seconds()
+        cpu, db_cpu = side.cpu_seconds(), postgres_cpu_seconds(self.datadir)
         tag = f"{secrets.token_hex(3)}{self.runs}"
         result = subprocess.run(
             [*argv, side.keys[endpoint.role], tag],
@@ -290,7 +302,7 @@ class Load:
             text=True,
             timeout=seconds + 60,
         )
-        cpu = side.cpu_seconds() - cpu
+        cpu, db_cpu = side.cpu_seconds() - cpu, postgres_cpu_seconds(self.datadir) - db_cpu
         with self.wrk_log.open("a") as output:
             output.write(f"$ {' '.join(argv)} <key> {tag}\n{result.stdout}{result.stderr}\n")
         found = [x for x in result.stdout.splitlines() if x.startswith("BENCH_RESULT ")]
@@ -302,6 +314,7 @@ class Load:
             "p50": raw["p50_us"] / 1000,
             "p99": raw["p99_us"] / 1000,
             "cpu": cpu * 1000 / max(raw["requests"], 1),
+            "db_cpu": db_cpu * 1000 / max(raw["requests"], 1),
             "non_2xx": raw["non_2xx"],
             "socket_errors": raw["socket_errors"],
         }
@@ -322,13 +335,17 @@ class Load:
                 log(
                     f"  {endpoint.name} {side.name} #{repeat + 1}: {measured['rps']:.0f} req/s, "
                     f"p50 {measured['p50']:.2f} ms, p99 {measured['p99']:.2f} ms, "
-                    f"CPU {measured['cpu']:.2f} ms/req, non-2xx {measured['non_2xx']}"
+                    f"CPU {measured['cpu']:.2f} + PostgreSQL {measured['db_cpu']:.2f} ms/req, "
+                    f"non-2xx {measured['non_2xx']}"
                 )
         return {name: summarize(measured) for name, measured in runs.items()}
 
 
 def summarize(runs: list[dict]) -> dict:
-    medians = {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p99", "cpu")}
+    medians = {
+        key: statistics.median(r[key] for r in runs)
+        for key in ("rps", "p50", "p99", "cpu", "db_cpu")
+    }
     return medians | {key: sum(r[key] for r in runs) for key in ("non_2xx", "socket_errors")}
 
 
@@ -372,7 +389,8 @@ def report(results: dict, loads: dict, cpu: list[str], head: list[str]) -> tuple
     lines = [*head, "", "## Against the peer", ""]
     lines += [
         "| endpoint | req/s project | req/s peer | ratio (≥ 2×) | p50 project / peer "
-        "| p99 project / peer | app CPU/req project / peer | non-2xx, socket errors | load |",
+        "| p99 project / peer | CPU/req app, PostgreSQL: project / peer "
+        "| non-2xx, socket errors | load |",
         "|---|---:|---:|---:|---|---|---|---|---:|",
     ]
     for endpoint in ENDPOINTS:
@@ -385,7 +403,8 @@ def report(results: dict, loads: dict, cpu: list[str], head: list[str]) -> tuple
         lines.append(
             f"| {endpoint.label} | {ours['rps']:,.0f} | {peer['rps']:,.0f} | {ratio:.2f}×"
             f"{'' if met else ' **(budget missed)**'} | {ms(ours['p50'])} / {ms(peer['p50'])} "
-            f"| {ms(ours['p99'])} / {ms(peer['p99'])} | {ms(ours['cpu'])} / {ms(peer['cpu'])} "
+            f"| {ms(ours['p99'])} / {ms(peer['p99'])} | {ours['cpu']:.2f}, {ours['db_cpu']:.2f} "
+            f"/ {peer['cpu']:.2f}, {peer['db_cpu']:.2f} ms "
             f"| {ours['non_2xx']}, {ours['socket_errors']} / {peer['non_2xx']}, "
             f"{peer['socket_errors']} | {loads[endpoint.name]:.2f} |"
         )
@@ -406,8 +425,8 @@ def report(results: dict, loads: dict, cpu: list[str], head: list[str]) -> tuple
     if ARGS.variants:
         lines += ["", "## Variants of the project, same run", ""]
         lines += [f"- `{name}`: {VARIANTS[name][1]}" for name in ARGS.variants]
-        lines += ["", "| endpoint | server | req/s | ratio to project | p50 | p99 | app CPU/req |"]
-        lines += ["|---|---|---:|---:|---:|---:|---:|"]
+        lines += ["", "| endpoint | server | req/s | ratio to project | p50 | p99 "]
+        lines[-1] += "| CPU/req app, PostgreSQL |\n|---|---|---:|---:|---:|---:|---:|"
         for endpoint in ENDPOINTS:
             for name in ["project", *ARGS.variants]:
                 if name in results.get(endpoint.name, {}):
@@ -415,7 +434,7 @@ def report(results: dict, loads: dict, cpu: list[str], head: list[str]) -> tuple
                     lines.append(
                         f"| {endpoint.label} | {name} | {got['rps']:,.0f} "
                         f"| {got['rps'] / ours['rps']:.2f}× | {ms(got['p50'])} "
-                        f"| {ms(got['p99'])} | {ms(got['cpu'])} |"
+                        f"| {ms(got['p99'])} | {got['cpu']:.2f}, {got['db_cpu']:.2f} ms |"
                     )
     for measured in results.values():
         errors |= any(side["non_2xx"] or side["socket_errors"] for side in measured.values())
@@ -549,7 +568,7 @@ def main() -> int:
         for variant in variants:
             variant.bookings = project.bookings
 
-        load, results, loads = Load(workdir, run_dir / "wrk.log"), {}, {}
+        load, results, loads = Load(workdir, run_dir / "wrk.log", datadir), {}, {}
         for endpoint in selected:
             sides = [project, *variants] + ([peer] if endpoint.peer else [])
             if endpoint.seed:

@@ -166,7 +166,8 @@ class Side:
 
 
 def cpu_seconds(belongs: Callable[[int, int, int], bool]) -> float:
-    """CPU used so far by the processes for which belongs(pid, parent pid, group)."""
+    """CPU used so far by the processes for which belongs(pid, parent pid, group), and
+    by their children that exited (a backend that ends takes its share to the postmaster)."""
     total = 0.0
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -175,7 +176,7 @@ def cpu_seconds(belongs: Callable[[int, int, int], bool]) -> float:
         except OSError:  # gone meanwhile
             continue
         if belongs(int(entry), int(fields[1]), int(fields[2])):
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            total += sum(map(int, fields[11:15])) / os.sysconf("SC_CLK_TCK")
     return total
 
 

@@ -13,7 +13,8 @@ DATABASE ... TEMPLATE, then CHECKPOINT). Then per command, --repeat times, in an
 that reverses every trial:
 
 - the floor: the same fix as one SQL statement (FLOORS), the natural limit of a
-  set-based fix, timed from the statement to the commit;
+  set-based fix, its events' payloads rendered by SQL functions as the API renders a
+  booking, timed from the statement to the commit;
 - the command, in a child process, timed around call_command (start-up, imports and
   connecting excluded, as for the SQL), its peak RSS read with os.wait4;
 - after the first trial, a check that both left the same bookings and history behind,
@@ -38,34 +39,67 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 TIMEZONES = "UTC,America/New_York,Europe/Berlin,Asia/Kolkata,Australia/Sydney"
 
-# Each fix as one would write it by hand in psql: the rows that break the rule, the
-# update (the version bumped once), the history entries and the events, whose payload
-# is the row as PostgreSQL renders it.
+# The events' payloads as the API renders them (bookings/representation.py), so that the
+# floor pays for what the commands write; made on the floor's connection before its
+# clock starts. Only their cost matters: the check compares rows, not payloads.
+PAYLOAD_FUNCTIONS = [
+    """CREATE FUNCTION pg_temp.api_time(moment timestamptz) RETURNS text STABLE LANGUAGE sql
+       AS $$ SELECT replace(to_char(moment AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
+                            '.000000', '') || 'Z' $$""",
+    """CREATE FUNCTION pg_temp.api_booking(b bookings_booking) RETURNS jsonb STABLE LANGUAGE sql
+       AS $$ SELECT jsonb_build_object('id', b.id, 'name', b.name,
+         'starts_at', pg_temp.api_time(b.starts_at), 'ends_at', pg_temp.api_time(b.ends_at),
+         'guest_count', b.guest_count, 'notes', b.notes, 'status', b.status,
+         'tentative_date', b.tentative_date, 'tentative_at', pg_temp.api_time(b.tentative_at),
+         'definite_date', b.definite_date, 'definite_at', pg_temp.api_time(b.definite_at),
+         'lost_date', b.lost_date, 'lost_at', pg_temp.api_time(b.lost_at),
+         'created_at', pg_temp.api_time(b.created_at),
+         'updated_at', pg_temp.api_time(b.updated_at), 'version', b.version) $$""",
+    """CREATE FUNCTION pg_temp.api_change(h bookings_bookingstatuschange) RETURNS jsonb STABLE
+       LANGUAGE sql AS $$ SELECT jsonb_build_object('id', h.id, 'from_status', h.from_status,
+         'to_status', h.to_status, 'status_at', pg_temp.api_time(h.status_at),
+         'recorded_at', pg_temp.api_time(h.recorded_at), 'changed_by', h.changed_by,
+         'source', h.source) $$""",
+]
+
+# Each fix as one would write it by hand in psql: the rows that break the rule, one
+# update (the version bumped once), the history entries and the events.
 FLOORS = {
     "backfill_status_datetimes": """
-        WITH fixed AS (
+        WITH targets AS MATERIALIZED (
+          SELECT b.id, z.timezone AS tz,
+            b.tentative_at IS NULL AND b.tentative_date IS NOT NULL AS fill_tentative,
+            b.definite_at IS NULL AND b.definite_date IS NOT NULL AS fill_definite,
+            b.lost_at IS NULL AND b.lost_date IS NOT NULL AS fill_lost
+          FROM bookings_booking b JOIN accounts_business z ON z.id = b.business_id
+          WHERE b.tentative_at IS NULL AND b.tentative_date IS NOT NULL
+             OR b.definite_at IS NULL AND b.definite_date IS NOT NULL
+             OR b.lost_at IS NULL AND b.lost_date IS NOT NULL
+        ), fixed AS (
           UPDATE bookings_booking b SET
-            tentative_at = COALESCE(b.tentative_at,
-                                    b.tentative_date::timestamp AT TIME ZONE z.timezone),
-            definite_at = COALESCE(b.definite_at,
-                                   b.definite_date::timestamp AT TIME ZONE z.timezone),
-            lost_at = COALESCE(b.lost_at, b.lost_date::timestamp AT TIME ZONE z.timezone),
+            tentative_at = COALESCE(b.tentative_at, b.tentative_date::timestamp AT TIME ZONE t.tz),
+            definite_at = COALESCE(b.definite_at, b.definite_date::timestamp AT TIME ZONE t.tz),
+            lost_at = COALESCE(b.lost_at, b.lost_date::timestamp AT TIME ZONE t.tz),
             version = b.version + 1
-          FROM accounts_business z
-          WHERE z.id = b.business_id
-            AND (b.tentative_at IS NULL AND b.tentative_date IS NOT NULL
-                 OR b.definite_at IS NULL AND b.definite_date IS NOT NULL
-                 OR b.lost_at IS NULL AND b.lost_date IS NOT NULL)
-          RETURNING b.*
+          FROM targets t
+          WHERE b.id = t.id
+          RETURNING b.business_id, b AS booking, t.fill_tentative, t.fill_definite, t.fill_lost
         )
         INSERT INTO events_event (business_id, type, data, created_at)
-        SELECT business_id, 'booking.updated', jsonb_build_object('booking', to_jsonb(f)), now()
-        FROM fixed f
+        SELECT business_id, 'booking.updated', jsonb_build_object(
+            'booking', pg_temp.api_booking(booking),
+            'changed_fields', to_jsonb(array_remove(ARRAY[
+              CASE WHEN fill_tentative THEN 'tentative_at' END,
+              CASE WHEN fill_definite THEN 'definite_at' END,
+              CASE WHEN fill_lost THEN 'lost_at' END], NULL))),
+          now()
+        FROM fixed
     """,
     "repair_booking_status_dates": """
         WITH found AS MATERIALIZED (
-          SELECT b.id, b.business_id, b.status, z.timezone AS tz,
-            b.tentative_at, b.definite_at, b.lost_at, b.lost_date, r.missing, r.stray,
+          SELECT b.id, b.business_id, b.status, z.timezone AS tz, r.missing, r.stray,
+            b.tentative_at, b.tentative_date, b.definite_at, b.definite_date, b.lost_at,
+            b.lost_date,
             CASE WHEN r.missing THEN COALESCE(
               (SELECT h.status_at FROM bookings_bookingstatuschange h
                WHERE h.booking_id = b.id AND h.to_status = b.status ORDER BY h.id DESC LIMIT 1),
@@ -85,31 +119,34 @@ FLOORS = {
                AND b.definite_date IS DISTINCT FROM (b.definite_at AT TIME ZONE z.timezone)::date
             OR b.status = 'lost' AND b.lost_at IS NOT NULL
                AND b.lost_date IS DISTINCT FROM (b.lost_at AT TIME ZONE z.timezone)::date
-        ), targets AS (
-          SELECT f.*, n.*, f.missing OR f.stray AS restamped FROM found f CROSS JOIN LATERAL (SELECT
+        ), new_at AS (
+          SELECT f.*, f.missing OR f.stray AS restamped,
             CASE WHEN f.missing AND f.status = 'tentative' THEN f.moment ELSE f.tentative_at END
               AS new_tentative_at,
             CASE WHEN f.missing AND f.status = 'definite' THEN f.moment ELSE f.definite_at END
               AS new_definite_at,
             CASE WHEN f.missing AND f.status = 'lost' THEN f.moment
                  WHEN f.stray THEN NULL ELSE f.lost_at END AS new_lost_at
-          ) n
+          FROM found f
+        ), targets AS (
+          SELECT n.*,
+            COALESCE((n.new_tentative_at AT TIME ZONE n.tz)::date, n.tentative_date)
+              AS new_tentative_date,
+            COALESCE((n.new_definite_at AT TIME ZONE n.tz)::date, n.definite_date)
+              AS new_definite_date,
+            COALESCE((n.new_lost_at AT TIME ZONE n.tz)::date,
+                     CASE WHEN n.stray THEN NULL ELSE n.lost_date END) AS new_lost_date
+          FROM new_at n
         ), fixed AS (
           UPDATE bookings_booking b SET
-            tentative_at = t.new_tentative_at,
-            tentative_date = COALESCE((t.new_tentative_at AT TIME ZONE t.tz)::date,
-                                      b.tentative_date),
-            definite_at = t.new_definite_at,
-            definite_date = COALESCE((t.new_definite_at AT TIME ZONE t.tz)::date, b.definite_date),
-            lost_at = t.new_lost_at,
-            lost_date = COALESCE((t.new_lost_at AT TIME ZONE t.tz)::date,
-                                 CASE WHEN t.stray THEN NULL ELSE b.lost_date END),
-            version = b.version + 1
+            tentative_at = t.new_tentative_at, tentative_date = t.new_tentative_date,
+            definite_at = t.new_definite_at, definite_date = t.new_definite_date,
+            lost_at = t.new_lost_at, lost_date = t.new_lost_date, version = b.version + 1
           FROM targets t
           WHERE b.id = t.id
-          RETURNING b.*
+          RETURNING b.id, b AS booking
         ), history AS (
-          INSERT INTO bookings_bookingstatuschange
+          INSERT INTO bookings_bookingstatuschange AS h
             (booking_id, business_id, from_status, to_status, status_at, recorded_at, source)
           SELECT id, business_id, status, status,
             COALESCE(CASE status WHEN 'tentative' THEN new_tentative_at
@@ -117,15 +154,29 @@ FLOORS = {
                                  WHEN 'lost' THEN new_lost_at END, now()),
             now(), 'command'
           FROM targets WHERE restamped ORDER BY id
-          RETURNING *
+          RETURNING h.id, h.booking_id, h.business_id, h AS change
         ), updated AS (
           INSERT INTO events_event (business_id, type, data, created_at)
-          SELECT f.business_id, 'booking.updated', jsonb_build_object('booking', to_jsonb(f)), now()
+          SELECT t.business_id, 'booking.updated', jsonb_build_object(
+              'booking', pg_temp.api_booking(f.booking),
+              'changed_fields', to_jsonb(array_remove(ARRAY[
+                CASE WHEN t.new_tentative_date IS DISTINCT FROM t.tentative_date
+                     THEN 'tentative_date' END,
+                CASE WHEN t.new_tentative_at IS DISTINCT FROM t.tentative_at
+                     THEN 'tentative_at' END,
+                CASE WHEN t.new_definite_date IS DISTINCT FROM t.definite_date
+                     THEN 'definite_date' END,
+                CASE WHEN t.new_definite_at IS DISTINCT FROM t.definite_at
+                     THEN 'definite_at' END,
+                CASE WHEN t.new_lost_date IS DISTINCT FROM t.lost_date THEN 'lost_date' END,
+                CASE WHEN t.new_lost_at IS DISTINCT FROM t.lost_at THEN 'lost_at' END], NULL))),
+            now()
           FROM fixed f JOIN targets t ON t.id = f.id WHERE NOT t.restamped ORDER BY f.id
         )
         INSERT INTO events_event (business_id, type, data, created_at)
-        SELECT f.business_id, 'booking.status_changed',
-          jsonb_build_object('booking', to_jsonb(f), 'change', to_jsonb(h)), now()
+        SELECT h.business_id, 'booking.status_changed', jsonb_build_object(
+            'booking', pg_temp.api_booking(f.booking), 'change', pg_temp.api_change(h.change)),
+          now()
         FROM history h JOIN fixed f ON f.id = h.booking_id ORDER BY h.id
     """,
 }
@@ -168,6 +219,8 @@ def run_floor(url: str, statement: str) -> float:
         # PostgreSQL overestimates these statements and would spend seconds compiling
         # them; a hand-tuned run turns JIT off.
         conn.execute("SET jit = off")
+        for function in PAYLOAD_FUNCTIONS:
+            conn.execute(function)
         started = time.perf_counter()
         conn.execute(statement)
         conn.commit()

@@ -258,6 +258,9 @@ ENDPOINTS = [
 #       seed=lambda side: side.made.update(appointments=[
 #           side.call("POST", "/v2/appointments", {...})["id"] for _ in range(200)]),
 #   ),
+#
+# and change_status with a lost reason against the same change without one ("within
+# 5%": min_ratio=0.95), both peer=False, the baseline sending {"status": "lost"}.
 
 
 def seed(sides: list[Side], bookings: int) -> None:
@@ -498,7 +501,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = dt.datetime.now(dt.UTC)
     prepare_tools()
-    selected = [e for e in ENDPOINTS if not ARGS.only or e.name in ARGS.only.split(",")]
+    chosen = set(ARGS.only.split(",")) if ARGS.only else {e.name for e in ENDPOINTS}
+    chosen |= {e.baseline for e in ENDPOINTS if e.name in chosen and e.baseline}
+    selected = [e for e in ENDPOINTS if e.name in chosen]
     run_dir = RESULTS / f"peer-{started:%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True)
     workdir = Path(tempfile.mkdtemp(prefix="bench-peer-"))

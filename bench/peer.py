@@ -80,6 +80,10 @@ VARIANTS = {
         {"DJANGO_SETTINGS_MODULE": "bench.stock_backend"},
         "Django's own backend: checks every connection, Django's timestamp loader",
     ),
+    "metrics": (
+        {"METRICS_ENABLED": "1", "PROMETHEUS_MULTIPROC_DIR": "{workdir}/metrics"},
+        "/metrics on, prometheus-client's multiprocess mode (issue 19: within 5%)",
+    ),
 }
 
 
@@ -537,6 +541,11 @@ def main() -> int:
             | {"DATABASE_URL": f"{server}/bench_project"},
             "peer": base | {"DJANGO_DEBUG": "0", "DATABASE_URL": f"{server}/bench_peer"},
         }
+
+        def variant_env(name: str) -> dict:
+            settings = VARIANTS[name][0] if name in VARIANTS else {}
+            return envs["project"] | {k: v.format(workdir=workdir) for k, v in settings.items()}
+
         where = {
             "project": (sys.executable, ROOT),
             "peer": (ARGS.peer_venv / "bin" / "python", peer_copy),
@@ -564,11 +573,14 @@ def main() -> int:
                 side.keys[role] = key.strip().splitlines()[-1]
             python, cwd = where[side.name]
             gunicorn = [python, "-m", "gunicorn", "config.wsgi:application"]
+            if side is project:  # as the README serves it in production
+                gunicorn += ["--config", "config/gunicorn.py"]
             side.start(gunicorn, envs[side.name], cwd, run_dir / f"{side.name}.log")
         for variant in variants:
             variant.keys = project.keys
-            env = envs["project"] | VARIANTS[variant.name][0]
+            env = variant_env(variant.name)
             gunicorn = [sys.executable, "-m", "gunicorn", "config.wsgi:application"]
+            gunicorn += ["--config", "config/gunicorn.py"]
             variant.start(gunicorn, env, ROOT, run_dir / f"{variant.name}.log")
         seed([project, peer], ARGS.bookings)
         for variant in variants:
@@ -590,7 +602,7 @@ def main() -> int:
 
         cpu = []
         for name in ["project", *ARGS.variants]:
-            env = envs["project"] | (VARIANTS[name][0] if name in VARIANTS else {})
+            env = variant_env(name)
             for endpoint in filter(None, ARGS.cpu_endpoints.split(",")):
                 log(f"app CPU in-process: {endpoint} ({name})")
                 argv = [sys.executable, ROOT / "bench" / "app_cpu.py", "--endpoint", endpoint]

@@ -112,7 +112,9 @@ def durable_commits(cluster):
             "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
         )
     yield
-    wait_for(lambda: primary_answers(), 60, "the primary")
+    if not primary_answers():  # the test stopped between the kill and the start
+        primary_ctl(cluster, "start")
+    wait_for(primary_answers, 60, "the primary")
     with psycopg.connect(os.environ["CLUSTER_PRIMARY_URL"], autocommit=True) as primary:
         primary.execute("ALTER DATABASE booking_status RESET synchronous_commit")
         wait_for(

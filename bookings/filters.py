@@ -37,8 +37,9 @@ class BookingFilter(django_filters.FilterSet):
         if data is not None:
             # Only the filters the query string names. An absent filter filters
             # nothing, yet django-filter deep-copies every filter, and its form every
-            # field, on each request: with 59 filters that was 40% of a list
-            # request's CPU. Each filter here reads one query parameter, its name.
+            # field, on each request, which with this many filters was a large share
+            # of a list request's CPU. Each filter here reads one query parameter, its
+            # name.
             self.base_filters = {
                 name: definition
                 for name, definition in type(self).base_filters.items()

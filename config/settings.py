@@ -115,12 +115,13 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
 elif _database["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend, except that a pooled connection is checked (one round trip)
-    # only when it sat idle for DB_POOL_CHECK_IDLE seconds, rather than on every
-    # request: see config/postgresql/base.py.
+    # Django's backend, reading timestamps with psycopg's own loader: see
+    # config/postgresql/base.py.
     _database["ENGINE"] = "config.postgresql"
     _database["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
-    _database["CONN_HEALTH_CHECKS"] = False
+    # The pool checks each connection before handing it out (one round trip), so that
+    # after a database restart requests do not get dead connections. DB_POOL_CHECK=0: none.
+    _database["CONN_HEALTH_CHECKS"] = env_flag("DB_POOL_CHECK", True)
     # Behind PgBouncer in transaction mode a cursor cannot outlive its transaction:
     # set DISABLE_SERVER_SIDE_CURSORS=1 there, and .iterator() reads in chunks instead.
     _database["DISABLE_SERVER_SIDE_CURSORS"] = env_flag("DISABLE_SERVER_SIDE_CURSORS")
@@ -136,13 +137,6 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
         # poolers (PgBouncer before 1.21); set DB_PREPARE_THRESHOLD= (empty) behind one.
         "server_side_binding": env_flag("DB_SERVER_SIDE_BINDING", True),
         "prepare_threshold": int(_prepare_threshold) if _prepare_threshold else None,
-        # So that after a database restart requests do not get dead connections.
-        # 0 checks every connection handed out; DB_POOL_CHECK=0 none.
-        "pool_check_idle": (
-            float(os.environ.get("DB_POOL_CHECK_IDLE", "1"))
-            if env_flag("DB_POOL_CHECK", True)
-            else None
-        ),
         "pool": {
             "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
             "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "16")),

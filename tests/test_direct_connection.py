@@ -78,7 +78,7 @@ def test_the_direct_parameters_keep_the_database_name_and_leave_the_pool_out(set
 
     assert (params["host"], params["port"], params["user"]) == ("localhost", 5999, "listener")
     assert params["dbname"] == connection.settings_dict["NAME"]
-    assert {"pool", "pool_check_idle", "cursor_factory"}.isdisjoint(params)
+    assert {"pool", "cursor_factory"}.isdisjoint(params)
 
 
 def test_the_worker_listens_on_the_direct_address(settings):

@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 SUB_STATUS_MAX_LENGTH = 64
-SORT_ORDER_MAX = 2_147_483_647  # a PostgreSQL integer
 
 
 class StatusName(models.TextChoices):

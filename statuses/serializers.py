@@ -21,7 +21,8 @@ from core.serializers import (
     StrictCharField,
     StrictIntegerField,
 )
-from statuses.models import SORT_ORDER_MAX, SUB_STATUS_MAX_LENGTH, Status, StatusName, StatusType
+from core.tenant_lists import SORT_ORDER_MAX
+from statuses.models import SUB_STATUS_MAX_LENGTH, Status, StatusName, StatusType
 from statuses.representation import epoch_milliseconds, status_json
 
 # Every status object has exactly these keys, in this order (the seed's).

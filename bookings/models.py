@@ -7,16 +7,18 @@ actions, so that `booking.change_status(...)` reads as oscar's `order.set_status
 """
 
 import datetime as dt
+import re
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from bookings.stamping import STAMPED_STATUSES, BookingStatus
-from core.errors import InvalidValue
+from core.errors import AlreadyExists, InvalidValue
 from core.models import EARLIEST_MOMENT, ChangeSource
+from core.tenant_lists import SharedListQuerySet, tenant_or_shared
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -257,4 +259,80 @@ class BookingStatusChange(models.Model):
             status_at=status_at,
             changed_by=getattr(by, "username", by),
             source=source,
+        )
+
+
+# A lost reason's code: a slug that never changes once created (SPEC §15.1).
+LOST_REASON_CODE = re.compile(r"\A[a-z0-9_]{1,40}\Z")
+LOST_REASON_CODE_MAX_LENGTH = 40
+LOST_REASON_LABEL_MAX_LENGTH = 100
+# The system's reason: only the scheduler records it (SPEC §16), and it cannot be
+# deactivated.
+HOLD_EXPIRED = "hold_expired"
+
+
+class LostReason(models.Model):
+    """Why a booking was lost: a reason of a business's list, or of the shared default
+    list (`business` null), which a business copies on its first write (bookings/
+    lost_reasons.py). A booking and its history keep the reason as recorded
+    (`record()`), not a link: a later relabel changes neither."""
+
+    business = tenant_or_shared(related_name="lost_reasons")
+    code = models.CharField(
+        max_length=LOST_REASON_CODE_MAX_LENGTH,
+        validators=[
+            RegexValidator(
+                LOST_REASON_CODE, "1 to 40 of a-z, 0-9 and _; never changed once created."
+            )
+        ],
+    )
+    label = models.CharField(max_length=LOST_REASON_LABEL_MAX_LENGTH)
+    active = models.BooleanField(default=True)
+    sort_order = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = SharedListQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["business_id", "sort_order", "id"]
+        constraints = [
+            # NULLs are distinct in a unique index: the shared list has its own.
+            models.UniqueConstraint(fields=["business", "code"], name="lost_reason_code"),
+            models.UniqueConstraint(fields=["business", "label"], name="lost_reason_label"),
+            models.UniqueConstraint(
+                fields=["code"],
+                condition=models.Q(business__isnull=True),
+                name="lost_reason_shared_code",
+            ),
+            models.UniqueConstraint(
+                fields=["label"],
+                condition=models.Q(business__isnull=True),
+                name="lost_reason_shared_label",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def is_shared(self) -> bool:
+        return self.business_id is None
+
+    @property
+    def is_system(self) -> bool:
+        """Recorded only by the scheduler, never chosen in a change."""
+        return self.code == HOLD_EXPIRED
+
+    def record(self) -> dict[str, Any]:
+        """The reason as a booking and its history keep it, as it is now."""
+        return {"id": self.pk, "code": self.code, "label": self.label}
+
+    def duplicate_error(self) -> AlreadyExists:
+        """The refusal of this reason when its code or label is taken in its list."""
+        same_list = LostReason.objects.filter(business_id=self.business_id).exclude(pk=self.pk)
+        field = "code" if same_list.filter(code=self.code).exists() else "label"
+        return AlreadyExists(
+            f"This list already has a reason with this {field}: codes and labels are "
+            "unique per list.",
+            field=field,
         )

@@ -73,3 +73,15 @@ def status_change_json(change: Any) -> dict[str, Any]:
         name: in_utc(getattr(change, name)) if is_moment else getattr(change, name)
         for name, is_moment in STATUS_CHANGE_API_FIELDS
     }
+
+
+def lost_reason_json(reason: Any) -> dict[str, Any]:
+    """A lost reason as GET /v2/lost_reasons lists it."""
+    return {
+        "id": reason.id,
+        "code": reason.code,
+        "label": reason.label,
+        "active": reason.active,
+        "sort_order": reason.sort_order,
+        "shared": reason.business_id is None,
+    }

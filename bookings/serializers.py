@@ -1,24 +1,38 @@
 """Request validation and response shapes for the bookings API."""
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bookings.actions import BULK_CHANGE_LIMIT
-from bookings.models import BIGINT_RANGE, STATUS_FIELDS, Booking, BookingStatusChange
+from bookings.models import (
+    BIGINT_RANGE,
+    LOST_REASON_CODE,
+    LOST_REASON_CODE_MAX_LENGTH,
+    LOST_REASON_LABEL_MAX_LENGTH,
+    STATUS_FIELDS,
+    Booking,
+    BookingStatusChange,
+    LostReason,
+)
 from bookings.representation import (
     BOOKING_API_NAMES,
     STATUS_CHANGE_API_FIELDS,
     booking_json,
+    lost_reason_json,
     status_change_json,
 )
 from bookings.stamping import BookingStatus
 from core.serializers import (
     RejectUnknownFieldsMixin,
     StatusDateField,
+    StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
     UTCDateTimeField,
+    refuse_control_characters,
 )
+from core.tenant_lists import SORT_ORDER_MAX
 
 STATUS_CHOICE_ERRORS = {
     "invalid_choice": "Unknown status {input!r}; expected one of "
@@ -196,3 +210,67 @@ class BookingStatusChangeSerializer(serializers.ModelSerializer):
 
     def to_representation(self, change: BookingStatusChange) -> dict:
         return status_change_json(change)
+
+
+# --- lost reasons ---------------------------------------------------------------------
+
+
+class LostReasonLabelField(StrictCharField):
+    """1 to 100 characters, surrounding spaces trimmed, no control characters."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(min_length=1, max_length=LOST_REASON_LABEL_MAX_LENGTH, **kwargs)
+        self.validators.append(refuse_control_characters)
+
+
+class LostReasonCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """Body of POST /v2/lost_reasons: `code` and `label` required, `active` and
+    `sort_order` optional; the keyword `fields` of LostReasonList.add. The other keys a
+    reason shows (`id`, `shared`) are read-only and ignored."""
+
+    code = StrictCharField(
+        max_length=LOST_REASON_CODE_MAX_LENGTH,
+        trim_whitespace=False,
+        validators=[
+            RegexValidator(
+                LOST_REASON_CODE, "Must be 1 to 40 of a-z, 0-9 and _ (a slug, e.g. over_budget)."
+            )
+        ],
+    )
+    label = LostReasonLabelField()
+    active = StrictBooleanField(required=False)
+    sort_order = StrictIntegerField(required=False, min_value=0, max_value=SORT_ORDER_MAX)
+
+    def extra_known_fields(self) -> set[str]:
+        return {"id", "shared"}
+
+
+class LostReasonFieldsSerializer(LostReasonCreateSerializer):
+    """Body of PATCH /v2/lost_reasons/{id} (partial): `label`, `active`, `sort_order`,
+    the keyword `fields` of LostReasonList.update. `code` never changes: 400 naming
+    it."""
+
+    code = None
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and "code" in data:
+            raise serializers.ValidationError(
+                {"code": ["A reason's code never changes once created; PATCH its label."]}
+            )
+        return super().to_internal_value(data)
+
+
+class LostReasonSerializer(serializers.Serializer):
+    """A lost reason as every endpoint returns it (`lost_reason_json`), for the schema."""
+
+    id = serializers.IntegerField(read_only=True)
+    code = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)
+    active = serializers.BooleanField(read_only=True)
+    sort_order = serializers.IntegerField(read_only=True)
+    shared = serializers.BooleanField(
+        read_only=True, help_text="A shared default: POST a reason with its code to change it."
+    )
+
+    def to_representation(self, reason: LostReason) -> dict:
+        return lost_reason_json(reason)

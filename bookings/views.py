@@ -15,7 +15,9 @@ from rest_framework.response import Response
 
 from bookings import actions
 from bookings.filters import BookingFilter
-from bookings.models import Booking
+from bookings.lost_reasons import LostReasonList
+from bookings.models import Booking, LostReason
+from bookings.representation import lost_reason_json
 from bookings.serializers import (
     BookingCreateSerializer,
     BookingFieldsSerializer,
@@ -23,6 +25,9 @@ from bookings.serializers import (
     BookingStatusChangeSerializer,
     BulkChangeStatusSerializer,
     ChangeStatusSerializer,
+    LostReasonCreateSerializer,
+    LostReasonFieldsSerializer,
+    LostReasonSerializer,
 )
 from core.conditional import (
     IF_MATCH,
@@ -38,6 +43,7 @@ from core.idempotency import idempotent
 from core.pagination import NewestFirstPagination, RecordedOrderPagination
 from core.schema import (
     COMMON_ERRORS,
+    CONFLICT,
     IDEMPOTENCY_KEY,
     IDEMPOTENT_WRITE_ERRORS,
     NOT_FOUND,
@@ -293,3 +299,110 @@ class BookingViewSet(
         booking = self.get_object()
         page = self.paginate_queryset(booking.status_changes.all())
         return self.get_paginated_response(BookingStatusChangeSerializer(page, many=True).data)
+
+
+LOST_REASON_ID = OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH)
+# `?active=`: which reasons the list shows.
+ACTIVE_CHOICES = {"true": True, "false": False, "all": None}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The caller's lost reasons: its own list once it has one, else the shared",
+        description=(
+            "The caller's list in list order (`sort_order`, then `id`), not paginated: its "
+            "own reasons once it has any, otherwise the shared defaults (`shared: true`). "
+            "Active reasons only, unless `active=false` (inactive only) or `active=all`."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "active",
+                {"type": "string", "enum": list(ACTIVE_CHOICES)},
+                description="true (default), false or all.",
+            )
+        ],
+        responses={
+            200: inline_serializer("LostReasonList", {"results": LostReasonSerializer(many=True)}),
+            **COMMON_ERRORS,
+        },
+    ),
+    create=extend_schema(
+        summary="Add a lost reason (the first POST copies the shared list)",
+        description=(
+            "Adds a reason to the caller's list. A business's first POST copies the "
+            "shared defaults into its own list; when the posted `code` is a default's, "
+            "that copy is the reason, with the posted values. Codes and labels are "
+            "unique per list (409)."
+        ),
+        request=LostReasonCreateSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: LostReasonSerializer, **IDEMPOTENT_WRITE_ERRORS, 409: CONFLICT},
+    ),
+    retrieve=extend_schema(
+        summary="One lost reason of the caller's list, or a shared one",
+        parameters=[LOST_REASON_ID],
+        responses={200: LostReasonSerializer, 404: NOT_FOUND, **COMMON_ERRORS},
+    ),
+    partial_update=extend_schema(
+        summary="Change a lost reason's label, active flag or sort order",
+        description=(
+            "`code` never changes (400). A shared reason is refused (403): POST a reason "
+            "with its code first. `hold_expired` cannot be deactivated (409)."
+        ),
+        request=LostReasonFieldsSerializer,
+        parameters=[LOST_REASON_ID],
+        responses={
+            200: LostReasonSerializer,
+            403: error("A shared reason: POST a reason with its code first."),
+            404: NOT_FOUND,
+            409: CONFLICT,
+            **WRITE_ERRORS,
+        },
+    ),
+)
+class LostReasonViewSet(RejectUnknownQueryParametersMixin, viewsets.GenericViewSet):
+    """Validate, call bookings/lost_reasons.py, render."""
+
+    queryset = LostReason.objects.none()  # for schema introspection
+    serializer_class = LostReasonSerializer
+    pagination_class = None
+    filter_backends = []
+    lookup_value_regex = r"[0-9]+"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    @property
+    def reasons(self) -> LostReasonList:
+        return LostReasonList.of(self.request.user.business_id)
+
+    def allowed_query_parameters(self) -> set[str]:
+        return {"active"} if self.action == "list" else set()
+
+    def list(self, request):
+        chosen = request.query_params.get("active", "true")
+        if chosen not in ACTIVE_CHOICES:
+            raise InvalidValue("Must be true, false or all.", field="active")
+        reasons = LostReason.objects.list_of(request.user.business_id)
+        if ACTIVE_CHOICES[chosen] is not None:
+            reasons = reasons.filter(active=ACTIVE_CHOICES[chosen])
+        return Response({"results": [lost_reason_json(reason) for reason in reasons]})
+
+    def retrieve(self, request, pk=None):
+        reason = self.reasons.reachable_rows().filter(pk=object_id(pk)).first()
+        if reason is None:
+            raise NotFound()
+        return Response(LostReasonSerializer(reason).data)
+
+    @idempotent
+    def create(self, request):
+        body = LostReasonCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reason = self.reasons.add(body.validated_data, by=request.user)
+        return Response(LostReasonSerializer(reason).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        body = LostReasonFieldsSerializer(data=request.data, partial=True)
+        if not body.is_valid():
+            self.reasons.entry(object_id(pk))  # an unknown or shared reason first
+            raise ValidationError(body.errors)
+        reason = self.reasons.update(object_id(pk), body.validated_data)
+        return Response(LostReasonSerializer(reason).data)

@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import BusinessView
-from bookings.views import BookingViewSet
+from bookings.views import BookingViewSet, LostReasonViewSet
 from core.health import LivenessView, ReadinessView
 from core.metrics import MetricsView
 from core.routers import OptionalSlashRouter
@@ -12,6 +12,7 @@ from webhooks.views import WebhookEndpointViewSet
 
 router = OptionalSlashRouter()
 router.register("v2/bookings", BookingViewSet, basename="booking")
+router.register("v2/lost_reasons", LostReasonViewSet, basename="lost-reason")
 router.register("v2/webhook_endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 
 urlpatterns = [

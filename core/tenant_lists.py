@@ -34,9 +34,55 @@ if TYPE_CHECKING:
 SORT_ORDER_MAX = 2_147_483_647  # a PostgreSQL integer
 
 
+def tenant_or_shared(related_name: str) -> models.ForeignKey:
+    """The `business` of a list's row: its tenant, or NULL for the shared defaults."""
+    return models.ForeignKey(
+        settings.TENANT_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name=related_name,
+        help_text="Empty for the shared default list.",
+    )
+
+
+class SharedListQuerySet(models.QuerySet):
+    """Rows of lists that start as the shared defaults (a model with a
+    `tenant_or_shared` business, `active` and a sort order)."""
+
+    def shared(self) -> "SharedListQuerySet":
+        """The default list every tenant starts on."""
+        return self.filter(business__isnull=True)
+
+    def for_business(self, business_id: int) -> "SharedListQuerySet":
+        """The tenant's own rows (none until it forks the shared list)."""
+        return self.filter(business_id=business_id)
+
+    def reachable_by(self, business_id: int | None) -> "SharedListQuerySet":
+        """The tenant's own rows and the shared ones: what it may look at."""
+        if business_id is None:
+            return self.shared()
+        return self.filter(models.Q(business_id=business_id) | models.Q(business__isnull=True))
+
+    def active(self) -> "SharedListQuerySet":
+        return self.filter(active=True)
+
+    def in_list_order(self) -> "SharedListQuerySet":
+        return self.order_by("sort_order", "id")
+
+    def list_of(self, business_id: int) -> "SharedListQuerySet":
+        """The tenant's list, inactive rows included, in list order: its own rows once
+        it has any, otherwise the shared ones (one statement, by an EXISTS)."""
+        has_own_list = models.Exists(self.model.objects.for_business(business_id))
+        return self.filter(
+            models.Q(business_id=business_id) | models.Q(~has_own_list, business__isnull=True)
+        ).in_list_order()
+
+
 class CopyOnFirstWriteList:
     """A tenant's list of `model` rows (`business_id` None: the shared defaults, which
-    only superusers change, in the admin).
+    only superusers change, in the admin). The model's manager is a
+    SharedListQuerySet's; its `sort_order` orders the list.
 
     A subclass names its `model` and says how a shared row is copied (`copy_of`), what
     makes two rows the same entry (`key_of`), how a duplicate is refused
@@ -49,8 +95,6 @@ class CopyOnFirstWriteList:
     # What a row is called in messages ("status", "lost reason").
     noun: ClassVar[str] = "row"
     sort_order_field: ClassVar[str] = "sort_order"
-    # The model's field that orders the list.
-    sort_order_column: ClassVar[str] = "sort_order"
 
     def __init__(self, business_id: int | None) -> None:
         self.business_id = business_id
@@ -88,19 +132,12 @@ class CopyOnFirstWriteList:
 
     # --- reading --------------------------------------------------------------------
 
-    def own_rows(self) -> models.QuerySet:
-        return self.model.objects.filter(business_id=self.business_id)
+    def own_rows(self) -> SharedListQuerySet:
+        return self.model.objects.for_business(self.business_id)
 
-    def shared_rows(self) -> models.QuerySet:
-        return self.model.objects.filter(business__isnull=True)
-
-    def reachable_rows(self) -> models.QuerySet:
+    def reachable_rows(self) -> SharedListQuerySet:
         """The tenant's own rows and the shared ones: what it may look at."""
-        if self.is_shared:
-            return self.shared_rows()
-        return self.model.objects.filter(
-            models.Q(business_id=self.business_id) | models.Q(business__isnull=True)
-        )
+        return self.model.objects.reachable_by(self.business_id)
 
     def entry(self, pk: int, *, for_update: bool = False) -> models.Model:
         """Row `pk` of this list, for a write. Raises NotFound for an unknown row or
@@ -139,7 +176,7 @@ class CopyOnFirstWriteList:
         """Add the unsaved row `new` (made of the writable `fields`) to the list, in
         one transaction, and return it as stored.
 
-        Without a `sort_order_column` in `fields` it goes after the last row. A tenant
+        Without a `sort_order` in `fields` it goes after the last row. A tenant
         without its own list first gets a copy of the shared one; when `new` has the
         key of a copy, `fields` are applied to that copy (which keeps its other
         values) and the copy is returned. A key already in the list (inactive rows
@@ -148,7 +185,7 @@ class CopyOnFirstWriteList:
         try:
             with transaction.atomic():
                 self._lock()
-                last = self.own_rows().aggregate(last=models.Max(self.sort_order_column))["last"]
+                last = self.own_rows().aggregate(last=models.Max("sort_order"))["last"]
                 copies = []
                 if last is None and not self.is_shared:  # the first write
                     copies = self._copy_shared_list(by=by)
@@ -161,9 +198,9 @@ class CopyOnFirstWriteList:
                         # values in.
                         self.announce_copies(copies)
                         return same
-                    last = max((getattr(c, self.sort_order_column) for c in copies), default=None)
-                if self.sort_order_column not in fields:
-                    setattr(new, self.sort_order_column, self._after(last))
+                    last = max((c.sort_order for c in copies), default=None)
+                if "sort_order" not in fields:
+                    new.sort_order = self._after(last)
                 new.save(force_insert=True)
                 self.announce_copies(copies)
                 self.announce_created(new)
@@ -193,7 +230,7 @@ class CopyOnFirstWriteList:
         """Insert copies of every shared row (inactive ones too) into the tenant, in
         list order. The caller holds the tenant's lock and has seen it has no list."""
         now = timezone.now()
-        shared = self.shared_rows().order_by(self.sort_order_column, "id")
+        shared = self.model.objects.shared().in_list_order()
         return self.model.objects.bulk_create([self.copy_of(row, now=now, by=by) for row in shared])
 
     def _after(self, last_sort_order: int | None) -> int:

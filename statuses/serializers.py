@@ -9,7 +9,6 @@ JSON integer, text is a string.
 """
 
 import datetime as dt
-import unicodedata
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -20,6 +19,7 @@ from core.serializers import (
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
+    refuse_control_characters,
 )
 from core.tenant_lists import SORT_ORDER_MAX
 from statuses.models import SUB_STATUS_MAX_LENGTH, Status, StatusName, StatusType
@@ -43,11 +43,6 @@ STATUS_KEYS = (
 )
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
-
-
-def refuse_control_characters(value: str) -> None:
-    if any(unicodedata.category(character) == "Cc" for character in value):
-        raise serializers.ValidationError("Must not contain control characters.")
 
 
 class SubStatusField(StrictCharField):

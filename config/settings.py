@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "bookings",
     "statuses",
     "reports",
+    "business_settings",
 ]
 
 MIDDLEWARE = [

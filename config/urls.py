@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts.views import BusinessView
 from bookings.views import BookingViewSet, LostReasonViewSet
+from business_settings.views import BusinessView
 from core.health import LivenessView, ReadinessView
 from core.metrics import MetricsView
 from core.routers import OptionalSlashRouter

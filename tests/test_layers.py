@@ -16,6 +16,8 @@ PROJECT_PACKAGES = {
     "statuses",
     "webhooks",
     "reports",
+    "business_settings",
+    "scheduler",
 }
 MAY_IMPORT = {
     "core": set(),
@@ -25,6 +27,8 @@ MAY_IMPORT = {
     "statuses": {"accounts", "core", "events"},
     "webhooks": {"accounts", "core", "events"},
     "reports": {"bookings", "accounts", "core"},
+    "business_settings": {"events", "accounts", "core"},
+    "scheduler": {"bookings", "events", "accounts", "core"},
 }
 
 

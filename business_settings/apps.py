@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BusinessSettingsConfig(AppConfig):
+    name = "business_settings"
+    verbose_name = "Business settings"

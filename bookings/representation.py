@@ -26,10 +26,13 @@ BOOKING_API_FIELDS: tuple[tuple[str, bool], ...] = (
     ("status", False),
     ("tentative_date", False),
     ("tentative_at", True),
+    ("hold_until", True),
     ("definite_date", False),
     ("definite_at", True),
     ("lost_date", False),
     ("lost_at", True),
+    ("lost_reason", False),
+    ("lost_note", False),
     ("created_at", True),
     ("updated_at", True),
     ("version", False),
@@ -64,6 +67,8 @@ STATUS_CHANGE_API_FIELDS: tuple[tuple[str, bool], ...] = (
     ("recorded_at", True),
     ("changed_by", False),
     ("source", False),
+    ("lost_reason", False),
+    ("lost_note", False),
 )
 
 

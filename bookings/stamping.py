@@ -9,7 +9,9 @@ data fixes, a zone change) goes through these: in Python (`status_date_of`,
 (`LocalDate`, `StartOfStatusDate`: the same arithmetic, spelled per database).
 """
 
+import dataclasses
 import datetime as dt
+import enum
 from typing import Any
 
 from django.db import models
@@ -33,6 +35,17 @@ BOOKING_STATUSES = frozenset(BookingStatus.values)
 STAMPED_STATUSES = (BookingStatus.TENTATIVE, BookingStatus.DEFINITE, BookingStatus.LOST)
 # A client's clock may run a little ahead of ours; beyond this a moment is refused.
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+# How far ahead a hold may run (SPEC §15.2).
+LONGEST_HOLD = dt.timedelta(days=366)
+
+
+class Hold(enum.Enum):
+    """A change to tentative that names no `hold_until` keeps the hold it has."""
+
+    KEEP = "keep"
+
+
+KEEP_HOLD = Hold.KEEP
 
 
 def ensure_known_status(status: str) -> None:
@@ -109,12 +122,41 @@ def status_moment(
     return None
 
 
-def status_stamp(status: str, moment: dt.datetime, zone: dt.tzinfo = dt.UTC) -> dict[str, Any]:
+def ensure_hold_fits(hold_until: dt.datetime, *, after: dt.datetime | None) -> None:
+    """A hold ends after the moment it is set as of (`after`: the change's moment, or
+    the booking's tentative_at), and at most LONGEST_HOLD after now (SPEC §15.2);
+    otherwise InvalidValue naming `hold_until`."""
+    if after is not None and hold_until <= after:
+        raise InvalidValue(
+            f"Must be after the moment the booking became tentative ({after:%Y-%m-%dT%H:%M:%SZ}).",
+            field="hold_until",
+        )
+    if hold_until > timezone.now() + LONGEST_HOLD:
+        raise InvalidValue(
+            f"Must be at most {LONGEST_HOLD.days} days from now.", field="hold_until"
+        )
+
+
+def status_stamp(
+    status: str,
+    moment: dt.datetime,
+    zone: dt.tzinfo = dt.UTC,
+    *,
+    lost_reason: dict[str, Any] | None = None,
+    lost_note: str | None = None,
+    hold_until: dt.datetime | None | Hold = KEEP_HOLD,
+) -> dict[str, Any]:
     """The fields a change to `status` at `moment` sets on a booking, with their new
     values: `status`; for tentative, definite and lost their own `<status>_at` (the
-    moment) and `<status>_date` (its date in `zone`, the business's time zone); and
-    `lost_at`/`lost_date` cleared unless the new status is lost. The other statuses'
-    dates are kept, so they are not in it.
+    moment) and `<status>_date` (its date in `zone`, the business's time zone). The
+    other statuses' dates are kept, so they are not in it.
+
+    What belongs to one status is cleared when a booking leaves it, and stated here
+    once: a change to lost records its `lost_reason` (a reason's record) and
+    `lost_note`; any other change clears `lost_at`, `lost_date`, `lost_reason` and
+    `lost_note`. A change to tentative sets `hold_until` (None removes the hold) and
+    re-arms its reminder, or with KEEP_HOLD keeps the hold it has; any other change
+    clears the hold.
 
     Pure: the status-change action applies it to the rows it locked, generate_bookings
     to the rows it writes."""
@@ -122,9 +164,39 @@ def status_stamp(status: str, moment: dt.datetime, zone: dt.tzinfo = dt.UTC) -> 
     if status in STAMPED_STATUSES:
         fields[f"{status}_at"] = moment
         fields[f"{status}_date"] = status_date_of(moment, zone)
-    if status != BookingStatus.LOST:
-        fields["lost_at"] = fields["lost_date"] = None
+    if status == BookingStatus.LOST:
+        fields["lost_reason"], fields["lost_note"] = lost_reason, lost_note
+    else:
+        fields.update(lost_at=None, lost_date=None, lost_reason=None, lost_note=None)
+    if status != BookingStatus.TENTATIVE:
+        fields["hold_until"] = fields["hold_reminded_at"] = None
+    elif hold_until is not KEEP_HOLD:
+        fields["hold_until"], fields["hold_reminded_at"] = hold_until, None
     return fields
+
+
+@dataclasses.dataclass(frozen=True)
+class ChangeDetails:
+    """What a status change stamps on one booking besides its status: the moment, the
+    business's zone its date is taken in, and what `status_stamp` takes for lost and
+    tentative. A change of many bookings at one moment shares one; the scheduler gives
+    each expiring hold its own (its moment, its business's zone and reason)."""
+
+    moment: dt.datetime
+    zone: dt.tzinfo = dt.UTC
+    lost_reason: dict[str, Any] | None = None
+    lost_note: str | None = None
+    hold_until: dt.datetime | None | Hold = KEEP_HOLD
+
+    def stamp(self, status: str) -> dict[str, Any]:
+        return status_stamp(
+            status,
+            self.moment,
+            self.zone,
+            lost_reason=self.lost_reason,
+            lost_note=self.lost_note,
+            hold_until=self.hold_until,
+        )
 
 
 # --- The same arithmetic in SQL, for the set-based writers -------------------------

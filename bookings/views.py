@@ -12,6 +12,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from bookings import actions
 from bookings.filters import BookingFilter
@@ -306,8 +307,24 @@ LOST_REASON_ID = OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PAT
 ACTIVE_CHOICES = {"true": True, "false": False, "all": None}
 
 
-@extend_schema_view(
-    list=extend_schema(
+class LostReasonsViewMixin(RejectUnknownQueryParametersMixin):
+    """Validate, call bookings/lost_reasons.py, render."""
+
+    @property
+    def reasons(self) -> LostReasonList:
+        return LostReasonList.of(self.request.user.business_id)
+
+
+class LostReasonsView(LostReasonsViewMixin, APIView):
+    """GET and POST /v2/lost_reasons."""
+
+    http_method_names = ["get", "post", "head", "options"]
+
+    def allowed_query_parameters(self) -> set[str]:
+        return {"active"} if self.request.method in {"GET", "HEAD"} else set()
+
+    @extend_schema(
+        operation_id="v2_lost_reasons_list",
         summary="The caller's lost reasons: its own list once it has one, else the shared",
         description=(
             "The caller's list in list order (`sort_order`, then `id`), not paginated: its "
@@ -325,8 +342,17 @@ ACTIVE_CHOICES = {"true": True, "false": False, "all": None}
             200: inline_serializer("LostReasonList", {"results": LostReasonSerializer(many=True)}),
             **COMMON_ERRORS,
         },
-    ),
-    create=extend_schema(
+    )
+    def get(self, request):
+        chosen = request.query_params.get("active", "true")
+        if chosen not in ACTIVE_CHOICES:
+            raise InvalidValue("Must be true, false or all.", field="active")
+        reasons = LostReason.objects.list_of(request.user.business_id)
+        if ACTIVE_CHOICES[chosen] is not None:
+            reasons = reasons.filter(active=ACTIVE_CHOICES[chosen])
+        return Response({"results": [lost_reason_json(reason) for reason in reasons]})
+
+    @extend_schema(
         summary="Add a lost reason (the first POST copies the shared list)",
         description=(
             "Adds a reason to the caller's list. A business's first POST copies the "
@@ -337,13 +363,37 @@ ACTIVE_CHOICES = {"true": True, "false": False, "all": None}
         request=LostReasonCreateSerializer,
         parameters=[IDEMPOTENCY_KEY],
         responses={201: LostReasonSerializer, **IDEMPOTENT_WRITE_ERRORS, 409: CONFLICT},
-    ),
-    retrieve=extend_schema(
+    )
+    @idempotent
+    def post(self, request):
+        body = LostReasonCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reason = self.reasons.add(body.validated_data, by=request.user)
+        return Response(LostReasonSerializer(reason).data, status=status.HTTP_201_CREATED)
+
+
+class LostReasonView(LostReasonsViewMixin, APIView):
+    """GET and PATCH /v2/lost_reasons/{id}."""
+
+    http_method_names = ["get", "patch", "head", "options"]
+
+    @extend_schema(
         summary="One lost reason of the caller's list, or a shared one",
+        description=(
+            "The reason with this id in the caller's list, or a shared default (which a "
+            "booking lost before its business's first POST may still name); another "
+            "business's reason is a 404."
+        ),
         parameters=[LOST_REASON_ID],
         responses={200: LostReasonSerializer, 404: NOT_FOUND, **COMMON_ERRORS},
-    ),
-    partial_update=extend_schema(
+    )
+    def get(self, request, pk: str):
+        reason = self.reasons.reachable_rows().filter(pk=object_id(pk)).first()
+        if reason is None:
+            raise NotFound()
+        return Response(LostReasonSerializer(reason).data)
+
+    @extend_schema(
         summary="Change a lost reason's label, active flag or sort order",
         description=(
             "`code` never changes (400). A shared reason is refused (403): POST a reason "
@@ -358,48 +408,8 @@ ACTIVE_CHOICES = {"true": True, "false": False, "all": None}
             409: CONFLICT,
             **WRITE_ERRORS,
         },
-    ),
-)
-class LostReasonViewSet(RejectUnknownQueryParametersMixin, viewsets.GenericViewSet):
-    """Validate, call bookings/lost_reasons.py, render."""
-
-    queryset = LostReason.objects.none()  # for schema introspection
-    serializer_class = LostReasonSerializer
-    pagination_class = None
-    filter_backends = []
-    lookup_value_regex = r"[0-9]+"
-    http_method_names = ["get", "post", "patch", "head", "options"]
-
-    @property
-    def reasons(self) -> LostReasonList:
-        return LostReasonList.of(self.request.user.business_id)
-
-    def allowed_query_parameters(self) -> set[str]:
-        return {"active"} if self.action == "list" else set()
-
-    def list(self, request):
-        chosen = request.query_params.get("active", "true")
-        if chosen not in ACTIVE_CHOICES:
-            raise InvalidValue("Must be true, false or all.", field="active")
-        reasons = LostReason.objects.list_of(request.user.business_id)
-        if ACTIVE_CHOICES[chosen] is not None:
-            reasons = reasons.filter(active=ACTIVE_CHOICES[chosen])
-        return Response({"results": [lost_reason_json(reason) for reason in reasons]})
-
-    def retrieve(self, request, pk=None):
-        reason = self.reasons.reachable_rows().filter(pk=object_id(pk)).first()
-        if reason is None:
-            raise NotFound()
-        return Response(LostReasonSerializer(reason).data)
-
-    @idempotent
-    def create(self, request):
-        body = LostReasonCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        reason = self.reasons.add(body.validated_data, by=request.user)
-        return Response(LostReasonSerializer(reason).data, status=status.HTTP_201_CREATED)
-
-    def partial_update(self, request, pk=None):
+    )
+    def patch(self, request, pk: str):
         body = LostReasonFieldsSerializer(data=request.data, partial=True)
         if not body.is_valid():
             self.reasons.entry(object_id(pk))  # an unknown or shared reason first

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from bookings.views import BookingViewSet, LostReasonViewSet
+from bookings.views import BookingViewSet, LostReasonsView, LostReasonView
 from business_settings.views import BusinessView
 from core.health import LivenessView, ReadinessView
 from core.metrics import MetricsView
@@ -12,7 +12,6 @@ from webhooks.views import WebhookEndpointViewSet
 
 router = OptionalSlashRouter()
 router.register("v2/bookings", BookingViewSet, basename="booking")
-router.register("v2/lost_reasons", LostReasonViewSet, basename="lost-reason")
 router.register("v2/webhook_endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 
 urlpatterns = [
@@ -24,6 +23,8 @@ urlpatterns = [
     re_path(r"^v2/business/?$", BusinessView.as_view(), name="business"),
     path("", include("statuses.urls")),
     re_path(r"^v2/events/?$", EventFeedView.as_view(), name="event-feed"),
+    re_path(r"^v2/lost_reasons/?$", LostReasonsView.as_view(), name="lost-reasons"),
+    re_path(r"^v2/lost_reasons/(?P<pk>[0-9]+)/?$", LostReasonView.as_view(), name="lost-reason"),
     path("", include("reports.urls")),
     path("", include(router.urls)),
     re_path(r"^metrics/?$", MetricsView.as_view(), name="metrics"),

@@ -222,8 +222,10 @@ class Booking(models.Model):
         by: "AbstractBaseUser | str | None" = None,
         source: str = ChangeSource.API,
         expected_versions: Collection[int] | None = None,
+        **details: Any,
     ) -> "BookingStatusChange":
-        """bookings.actions.change_status for this booking; returns the history entry."""
+        """bookings.actions.change_status for this booking (`details`: its
+        `lost_reason_id`, `lost_note` or `hold_until`); returns the history entry."""
         from bookings import actions  # which imports this module
 
         changed, change = actions.change_status(
@@ -235,6 +237,7 @@ class Booking(models.Model):
             by=by,
             source=source,
             expected_versions=expected_versions,
+            **details,
         )
         self.refresh_from(changed)
         return change

@@ -1,5 +1,6 @@
-"""The admin's report pages (SPEC §11): "Pipeline", the pipeline as a chart and a table
-followed by the time-in-status table, and both reports as CSV downloads.
+"""The admin's report pages (SPEC §11, §15.1): "Pipeline", the pipeline as a chart and a
+table followed by the time-in-status and lost-reasons tables, and each report as a CSV
+download.
 
 Staff see their own business's reports (they need the view permission on bookings);
 superusers choose a business. The site (config/admin.py) mounts `urls()` and lists
@@ -20,20 +21,25 @@ from accounts.models import Business, User
 from core.errors import InvalidValue
 from reports.chart import pipeline_chart
 from reports.queries import (
+    LOST_REASONS_COLUMNS,
     PIPELINE_COLUMNS,
     TIME_IN_STATUS_COLUMNS,
     Interval,
     ReportWindow,
+    lost_reasons,
+    lost_reasons_csv_row,
     pipeline,
     time_in_status,
 )
 from reports.renderers import ResultsCSVRenderer
 
 WINDOW_PARAMETERS = ("from", "to", "interval")
-# Each report: how it is computed, and its CSV's columns (as the API writes them).
+# Each report: how it is computed, its CSV's columns and how a row fills them (as the
+# API writes them).
 REPORTS = {
-    "pipeline": (pipeline, PIPELINE_COLUMNS),
-    "time_in_status": (time_in_status, TIME_IN_STATUS_COLUMNS),
+    "pipeline": (pipeline, PIPELINE_COLUMNS, None),
+    "time_in_status": (time_in_status, TIME_IN_STATUS_COLUMNS, None),
+    "lost_reasons": (lost_reasons, LOST_REASONS_COLUMNS, lost_reasons_csv_row),
 }
 # The reports read the replica when one is configured (SPEC §12); when it cannot be
 # reached they answer 503, as the API's reports do (SPEC §13).
@@ -60,10 +66,12 @@ def urls(admin_site: AdminSite) -> list:
         *(
             path(
                 f"reports/{report}.csv",
-                admin_site.admin_view(ReportCSV.as_view(report=report, csv_columns=columns)),
+                admin_site.admin_view(
+                    ReportCSV.as_view(report=report, csv_columns=columns, csv_row=flatten)
+                ),
                 name=f"reports_{report}_csv",
             )
-            for report, (_query, columns) in REPORTS.items()
+            for report, (_query, columns, flatten) in REPORTS.items()
         ),
     ]
 
@@ -172,17 +180,24 @@ class PipelinePage(View):
             ],
             "chart": pipeline_chart(rows, window.interval),
             "time_in_status": time_in_status(business, window),
-            "pipeline_csv": f"{reverse('admin:reports_pipeline_csv')}?{query}",
-            "time_in_status_csv": f"{reverse('admin:reports_time_in_status_csv')}?{query}",
+            "lost_reasons": [
+                {**row, "share_percent": 100 * row["share"]}
+                for row in lost_reasons(business, window)
+            ],
+            **{
+                f"{report}_csv": f"{reverse(f'admin:reports_{report}_csv')}?{query}"
+                for report in REPORTS
+            },
         }
 
 
 class ReportCSV(View):
     """One report as the API's CSV (reports.renderers.ResultsCSVRenderer, which writes
-    the view's `csv_columns`), as a download."""
+    the view's `csv_columns`, each row as `csv_row` flattens it), as a download."""
 
     report: str = ""
     csv_columns: tuple[str, ...] = ()
+    csv_row = None
 
     def get(self, request: HttpRequest) -> HttpResponse:
         if not may_view_reports(request.user):
@@ -196,7 +211,7 @@ class ReportCSV(View):
             return HttpResponseBadRequest(
                 f"{error.field}: {error.message}", content_type="text/plain; charset=utf-8"
             )
-        compute, _columns = REPORTS[self.report]
+        compute, _columns, _flatten = REPORTS[self.report]
         try:
             rows = compute(business, window)
         except UNREACHABLE:

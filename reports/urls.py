@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from reports.views import PipelineView, TimeInStatusView
+from reports.views import LostReasonsView, PipelineView, TimeInStatusView
 
 urlpatterns = [
     # With or without a trailing slash, never a redirect (as every API route).
@@ -8,4 +8,5 @@ urlpatterns = [
     re_path(
         r"^v2/reports/time_in_status/?$", TimeInStatusView.as_view(), name="report-time-in-status"
     ),
+    re_path(r"^v2/reports/lost_reasons/?$", LostReasonsView.as_view(), name="report-lost-reasons"),
 ]

@@ -1,5 +1,7 @@
-"""The reports API (SPEC §11): `GET /v2/reports/pipeline`, `GET /v2/reports/time_in_status`."""
+"""The reports API (SPEC §11, §15.1): `GET /v2/reports/pipeline`,
+`GET /v2/reports/time_in_status`, `GET /v2/reports/lost_reasons`."""
 
+from collections.abc import Callable
 from types import SimpleNamespace
 
 from drf_spectacular.types import OpenApiTypes
@@ -16,6 +18,8 @@ from core.renderers import JSONRenderer
 from core.schema import COMMON_ERRORS
 from core.views import RejectUnknownQueryParametersMixin
 from reports.queries import (
+    LOST_REASONS_COLUMNS,
+    LOST_REASONS_DEFINITIONS,
     MAX_BUCKETS,
     PIPELINE_COLUMNS,
     PIPELINE_DEFINITIONS,
@@ -24,6 +28,8 @@ from reports.queries import (
     TIME_IN_STATUS_DEFINITIONS,
     Interval,
     ReportWindow,
+    lost_reasons,
+    lost_reasons_csv_row,
     pipeline,
     time_in_status,
 )
@@ -48,6 +54,18 @@ class TimeInStatusRowSerializer(serializers.Serializer):
     p90_days = serializers.FloatField(allow_null=True)
 
 
+class ReasonSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    label = serializers.CharField()
+
+
+class LostReasonsRowSerializer(serializers.Serializer):
+    reason = ReasonSerializer(allow_null=True, help_text="null: lost without a reason.")
+    lost = serializers.IntegerField()
+    share = serializers.FloatField()
+
+
 class ReportMetaSerializer(serializers.Serializer):
     time_zone = serializers.CharField(help_text="The business's zone the dates are in.")
     to = serializers.DateField()
@@ -67,6 +85,11 @@ class PipelineReportSerializer(serializers.Serializer):
 
 class TimeInStatusReportSerializer(serializers.Serializer):
     results = TimeInStatusRowSerializer(many=True)
+    meta = ReportMetaSerializer()
+
+
+class LostReasonsReportSerializer(serializers.Serializer):
+    results = LostReasonsRowSerializer(many=True)
     meta = ReportMetaSerializer()
 
 
@@ -105,6 +128,29 @@ class ReportView(RejectUnknownQueryParametersMixin, APIView):
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, ResultsCSVRenderer]
     content_negotiation_class = AcceptHeaderNegotiation
     csv_columns: tuple[str, ...] = ()
+    # What the report is: its rows for a business and a window, and their definitions.
+    compute: Callable[[Business, ReportWindow], list[dict]]
+    definitions: dict[str, str] = {}
+    interval_allowed = False
+
+    def allowed_query_parameters(self) -> set[str]:
+        return {"from", "to", "interval"} if self.interval_allowed else {"from", "to"}
+
+    def get(self, request):
+        business = self.business()
+        window = ReportWindow.from_params(
+            request.query_params, business.zone, interval_allowed=self.interval_allowed
+        )
+        return Response(
+            {
+                "results": type(self).compute(business, window),
+                "meta": {
+                    **window.meta(with_interval=self.interval_allowed),
+                    "definitions": self.definitions,
+                    "rounding": ROUNDING,
+                },
+            }
+        )
 
     def business(self) -> Business:
         """The caller's business with its zone, read from the primary."""
@@ -125,9 +171,9 @@ class ReportView(RejectUnknownQueryParametersMixin, APIView):
 
 class PipelineView(ReportView):
     csv_columns = PIPELINE_COLUMNS
-
-    def allowed_query_parameters(self) -> set[str]:
-        return {"from", "to", "interval"}
+    compute = staticmethod(pipeline)
+    definitions = PIPELINE_DEFINITIONS
+    interval_allowed = True
 
     @extend_schema(
         operation_id="v2_reports_pipeline",
@@ -155,25 +201,13 @@ class PipelineView(ReportView):
         },
     )
     def get(self, request):
-        business = self.business()
-        window = ReportWindow.from_params(request.query_params, business.zone)
-        return Response(
-            {
-                "results": pipeline(business, window),
-                "meta": {
-                    **window.meta(),
-                    "definitions": PIPELINE_DEFINITIONS,
-                    "rounding": ROUNDING,
-                },
-            }
-        )
+        return super().get(request)
 
 
 class TimeInStatusView(ReportView):
     csv_columns = TIME_IN_STATUS_COLUMNS
-
-    def allowed_query_parameters(self) -> set[str]:
-        return {"from", "to"}
+    compute = staticmethod(time_in_status)
+    definitions = TIME_IN_STATUS_DEFINITIONS
 
     @extend_schema(
         operation_id="v2_reports_time_in_status",
@@ -192,17 +226,31 @@ class TimeInStatusView(ReportView):
         },
     )
     def get(self, request):
-        business = self.business()
-        window = ReportWindow.from_params(
-            request.query_params, business.zone, interval_allowed=False
-        )
-        return Response(
-            {
-                "results": time_in_status(business, window),
-                "meta": {
-                    **window.meta(with_interval=False),
-                    "definitions": TIME_IN_STATUS_DEFINITIONS,
-                    "rounding": ROUNDING,
-                },
-            }
-        )
+        return super().get(request)
+
+
+class LostReasonsView(ReportView):
+    csv_columns = LOST_REASONS_COLUMNS
+    csv_row = staticmethod(lost_reasons_csv_row)
+    compute = staticmethod(lost_reasons)
+    definitions = LOST_REASONS_DEFINITIONS
+
+    @extend_schema(
+        operation_id="v2_reports_lost_reasons",
+        summary="Why bookings were lost",
+        description=(
+            "One row per lost reason of the history entries into lost recorded in the "
+            "range (local days of the business's time zone), plus one with `reason` null "
+            "for those recorded without one: how many, and their share of all, most first. "
+            "Reasons with none are left out. CSV columns: "
+            f"{', '.join(LOST_REASONS_COLUMNS)}."
+        ),
+        parameters=DATE_PARAMETERS,
+        responses={
+            (200, "application/json"): LostReasonsReportSerializer,
+            (200, "text/csv"): CSV,
+            **ERRORS,
+        },
+    )
+    def get(self, request):
+        return super().get(request)

@@ -26,6 +26,8 @@ def victim_data(business, api_user, fake_dns):
     booking.change_status("tentative", at=dt.datetime(2025, 1, 10, tzinfo=dt.UTC))
     fork_shared_statuses(business, by=api_user)
     reason = LostReasonList.of(business).add({"code": "victim_only", "label": "Victim's"})
+    lost = Booking.objects.create(business=business, name="Lost wedding")
+    lost.change_status("lost", lost_reason_id=reason.pk)
     event = Event.objects.record(business.id, EventType.BOOKING_CREATED, {"booking": {}})
     endpoint = WebhookEndpoint.objects.create(
         business=business, url="https://hooks.example.com/victim", event_types=["*"]
@@ -93,6 +95,10 @@ def attacks(victim, business, attacker_status, attacker_booking):
 
     def names_the_reason(body):
         assert list(body) == ["lost_reason_id"]
+
+    def counts_only_own_losses(body):
+        own = BookingStatusChange.objects.filter(to_status="lost").exclude(business=business)
+        assert sum(row["lost"] for row in body["results"]) == own.count()
 
     def no_victim_bookings(body):
         assert booking_id not in [b["id"] for b in body["results"]]
@@ -244,6 +250,14 @@ def attacks(victim, business, attacker_status, attacker_booking):
             None,
             200,
             counts_no_victim_stays,
+        ),
+        (
+            "get",
+            "/v2/reports/lost_reasons",
+            "/v2/reports/lost_reasons",
+            None,
+            200,
+            counts_only_own_losses,
         ),
         (
             "post",

@@ -5,6 +5,7 @@
                                     # serve on ADDRESS (default 127.0.0.1:8000)
     python3 dev.py test             # install and run the whole test suite (pytest arguments
                                     # pass through)
+    python3 dev.py lint             # install and run ruff: lint, then the format check
 
 ADDRESS is what runserver takes: a port (8080), or an address and port (0.0.0.0:8080,
 [::1]:8080).
@@ -85,7 +86,14 @@ def test(arguments: list[str]) -> None:
     sys.exit(result.returncode)
 
 
-COMMANDS = {"serve": serve, "test": test}
+def lint(arguments: list[str]) -> None:
+    ensure_environment()
+    ruff = BIN / "ruff"
+    run(ruff, "check", ".", *arguments)
+    run(ruff, "format", "--check", ".")
+
+
+COMMANDS = {"serve": serve, "test": test, "lint": lint}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

@@ -32,6 +32,13 @@ class BusinessScopedAdmin(admin.ModelAdmin):
             return False
         return super().has_add_permission(request)
 
+    def get_list_display(self, request):
+        # Staff see one business only: a business column would say the same on every row.
+        columns = super().get_list_display(request)
+        if request.user.is_superuser:
+            return columns
+        return [name for name in columns if name != "business"]
+
     def get_list_filter(self, request):
         filters = super().get_list_filter(request)
         if request.user.is_superuser:

@@ -1,4 +1,5 @@
-"""`Authorization: Token <key>` against SHA-256 digests of the keys."""
+"""`Authorization: Token <key>` (or `Bearer <key>`, what generated OpenAPI clients send)
+against SHA-256 digests of the keys."""
 
 from rest_framework import HTTP_HEADER_ENCODING, authentication, exceptions
 from rest_framework.throttling import SimpleRateThrottle
@@ -30,13 +31,16 @@ def authorization_header(request) -> bytes:
 
 class HashedTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
+    # Both say the same: the key follows. Compared case-insensitively, as HTTP's schemes are.
+    keywords = (b"token", b"bearer")
 
     def authenticate(self, request):
         header = authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword.lower().encode():
+        if not header or header[0].lower() not in self.keywords:
             return None
         if len(header) != 2:
-            self.fail(request, "Invalid token header: expected 'Token <key>'.")
+            keyword = header[0].decode("ascii").capitalize()
+            self.fail(request, f"Invalid token header: expected '{keyword} <key>'.")
         try:
             key = header[1].decode("ascii")
         except UnicodeDecodeError:

@@ -2,6 +2,7 @@
 
 import unicodedata
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -78,3 +79,36 @@ def issue_api_token(
         )
     _, key = ApiToken.objects.issue(user, name="create_api_token")
     return user, key
+
+
+@transaction.atomic
+def create_staff_user(*, business_id: int, username: str, password: str) -> User:
+    """A new staff member of an existing business: `is_staff`, in the "Staff" group
+    (accounts/staff.py), with this password. Raises ValidationError keyed by `business`,
+    `username` or `password` (Django's password validators), writing nothing."""
+    from accounts.staff import staff_group
+
+    user = User(
+        username=User.normalize_username(username.strip()),
+        business_id=business_id,
+        is_staff=True,
+    )
+    errors: dict[str, list[str]] = {}
+    if not Business.objects.filter(pk=business_id).exists():
+        errors["business"] = [f"There is no business {business_id}."]
+    try:
+        user.clean_fields(exclude=[f.name for f in User._meta.fields if f.name != "username"])
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    if "username" not in errors and User.objects.filter(username=user.username).exists():
+        errors["username"] = [f"A user {user.username!r} exists already."]
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        errors["password"] = error.messages
+    if errors:
+        raise ValidationError(errors)
+    user.set_password(password)
+    user.save()
+    user.groups.add(staff_group())
+    return user

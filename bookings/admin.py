@@ -16,9 +16,11 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from rangefilter.filters import DateRangeQuickSelectListFilter
 
 from accounts.admin_scoping import BusinessScopedAdmin
+from accounts.admin_time import local_moment_text, zone_of
 from accounts.models import Business
 from bookings import actions
 from bookings.actions import BULK_CHANGE_LIMIT
@@ -146,7 +148,7 @@ class BookingAdmin(BusinessScopedAdmin):
         "tentative_date",
         "definite_date",
         "lost_date",
-        "starts_at",
+        "starts",
     ]
     list_display_links = ["id", "name"]
     list_filter = [
@@ -176,12 +178,6 @@ class BookingAdmin(BusinessScopedAdmin):
     change_form_template = "admin/bookings/booking/change_form.html"
     actions = ["change_status_of_selected"]
 
-    def get_list_display(self, request):
-        # Staff see one business only: its column would say the same on every row.
-        if request.user.is_superuser:
-            return self.list_display
-        return [name for name in self.list_display if name != self.business_field]
-
     def get_fieldsets(self, request, obj=None):
         details = ["name", "starts_at", "ends_at", "guest_count", "notes"]
         # Staff create bookings in their own business only; save_model sets it.
@@ -206,6 +202,10 @@ class BookingAdmin(BusinessScopedAdmin):
             ("Record", {"fields": ["created", "updated"], "classes": ["collapse"]}),
         ]
 
+    @admin.display(description="starts", ordering="starts_at")
+    def starts(self, booking: Booking) -> str | None:
+        return local_moment_text(booking.starts_at, booking.business.zone)
+
     @admin.display(description="tentative at")
     def tentative_moment(self, booking: Booking) -> str | None:
         return moment_text(booking.tentative_at, booking.business)
@@ -227,6 +227,29 @@ class BookingAdmin(BusinessScopedAdmin):
         return moment_text(booking.updated_at, booking.business)
 
     # --- saving, and the change-status page ------------------------------------
+
+    def zone_of_request(self, request, object_id: str | None = None) -> dt.tzinfo:
+        """The zone a booking's times are typed and shown in: its business's; for a new
+        booking, the staff member's business's, or the one a superuser's form chose."""
+        if object_id is not None:
+            booking = (
+                self.get_queryset(request).filter(pk=object_id).values("business_id").first()
+                if str(object_id).isdigit()
+                else None
+            )
+            return zone_of(booking and booking["business_id"])
+        chosen = request.POST.get(self.business_field, "")
+        return zone_of(
+            self.scope_business_id(request) or (int(chosen) if chosen.isdigit() else None)
+        )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Read and rendered on the business's clock (accounts/admin_time.py).
+        with timezone.override(self.zone_of_request(request, object_id)):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render"):
+                response.render()
+        return response
 
     def get_object(self, request, object_id, from_field=None):
         booking = super().get_object(request, object_id, from_field)
@@ -285,6 +308,10 @@ class BookingAdmin(BusinessScopedAdmin):
             )
             return None
         ids = [pk for pk, _business_id in chosen]
+        with timezone.override(zone_of(next(iter(businesses), None))):
+            return self.change_status_of_selected_in_zone(request, queryset, businesses, ids)
+
+    def change_status_of_selected_in_zone(self, request, queryset, businesses, ids):
         form = ChangeStatusForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             try:
@@ -318,7 +345,7 @@ class BookingAdmin(BusinessScopedAdmin):
         }
         return TemplateResponse(
             request, "admin/bookings/booking/change_status_selected.html", context
-        )
+        ).render()
 
     def get_urls(self):
         change_status = self.admin_site.admin_view(self.change_status_view)
@@ -337,9 +364,15 @@ class BookingAdmin(BusinessScopedAdmin):
         The booking is looked up in the user's scoped queryset: another business's
         booking is a 404, as on the API.
         """
-        booking = get_object_or_404(self.get_queryset(request), pk=object_id)
+        booking = get_object_or_404(
+            self.get_queryset(request).select_related("business"), pk=object_id
+        )
         if not self.has_change_permission(request, booking):
             raise PermissionDenied
+        with timezone.override(booking.business.zone):
+            return self.change_status_in_zone(request, booking, object_id)
+
+    def change_status_in_zone(self, request, booking: Booking, object_id: int):
         form = ChangeStatusForm(request.POST or None, initial={"status": booking.status})
         if request.method == "POST" and form.is_valid():
             previous_status = booking.get_status_display()
@@ -383,4 +416,6 @@ class BookingAdmin(BusinessScopedAdmin):
             "history": booking.status_changes.order_by("-id")[:HISTORY_ON_CHANGE_STATUS_PAGE],
             "history_limit": HISTORY_ON_CHANGE_STATUS_PAGE,
         }
-        return TemplateResponse(request, "admin/bookings/booking/change_status.html", context)
+        return TemplateResponse(
+            request, "admin/bookings/booking/change_status.html", context
+        ).render()

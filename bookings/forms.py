@@ -1,35 +1,34 @@
 import datetime as dt
 
 from django import forms
-from django.utils import timezone
 
+from accounts.admin_time import LocalDateTimeField, label_with_zone
 from bookings.models import EDITABLE_FIELDS, Booking
 from bookings.stamping import BookingStatus
 
 
 class ChangeStatusForm(forms.Form):
-    """The admin's change-status form: a status and an optional moment (default now)."""
+    """The admin's change-status form: a status and an optional moment (default now),
+    typed on the business's clock (the view runs it under the business's zone)."""
 
     status = forms.ChoiceField(choices=BookingStatus.choices)
-    status_at = forms.DateTimeField(
+    status_at = LocalDateTimeField(
         required=False,
-        label="Moment (UTC, whatever the business's zone)",
         help_text=(
-            "When the status took effect, in UTC, e.g. 2025-01-15 14:30, as on the API. "
-            "Leave empty for now. The status date recorded is this moment's date in the "
-            "business's time zone. Choosing the current status again re-stamps its moment "
-            "(a correction)."
+            "When the status took effect: a date and a time in the business's time zone "
+            "(the UTC instant it means is shown beside it). Leave both empty for now. The "
+            "status date recorded is this moment's local date. Choosing the current "
+            "status again re-stamps its moment (a correction)."
         ),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        label_with_zone(self.fields["status_at"], "Moment")
 
     def clean_status_at(self) -> dt.datetime | None:
         moment = self.cleaned_data.get("status_at")
-        if moment is None:
-            return None
-        if timezone.is_aware(moment):
-            return moment.astimezone(dt.UTC)
-        return moment.replace(tzinfo=dt.UTC)
+        return None if moment is None else moment.astimezone(dt.UTC)
 
 
 class BookingAdminForm(forms.ModelForm):
@@ -37,6 +36,9 @@ class BookingAdminForm(forms.ModelForm):
     a newer version is refused, the form kept."""
 
     opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # On the business's clock: the admin runs the form under the business's zone.
+    starts_at = LocalDateTimeField(required=False)
+    ends_at = LocalDateTimeField(required=False)
 
     class Meta:
         model = Booking
@@ -46,6 +48,8 @@ class BookingAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None:
             self.initial.setdefault("opened_version", self.instance.version)
+        label_with_zone(self.fields["starts_at"], "Starts at")
+        label_with_zone(self.fields["ends_at"], "Ends at")
 
     def clean(self):
         cleaned = super().clean()

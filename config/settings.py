@@ -195,6 +195,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# ISO dates and times in the admin (config/formats/en/formats.py), not "Jan. 10, 2025".
+FORMAT_MODULE_PATH = ["config.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -269,7 +271,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Bookings that move through lead → tentative → definite (or lost) with a precise "
         "UTC moment and an audit trail for every status change, and each business's "
-        "appointment status list. Authenticate with `Authorization: Token <key>`; every "
+        "appointment status list. Authenticate with `Authorization: Token <key>` or, the "
+        "same key, `Authorization: Bearer <key>`; every "
         "request sees only the caller's business."
     ),
     "VERSION": "2.0.0",
@@ -299,6 +302,9 @@ WEBHOOK_ALLOW_PRIVATE_HOSTS = env_flag("WEBHOOK_ALLOW_PRIVATE_HOSTS")
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Probes and scrapers speak plain HTTP inside the network, and count a redirect as
+    # healthy: the health checks and the metrics answer themselves, never a 301.
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)/?$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))

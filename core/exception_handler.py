@@ -6,7 +6,8 @@ module only renders it."""
 import logging
 
 from django.db import DatabaseError, InterfaceError, OperationalError
-from rest_framework import status
+from django.http import Http404
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
@@ -38,4 +39,8 @@ def answer_for(exc, context) -> Response | None:
         )
     if isinstance(exc, DatabaseError):
         logger.exception("database error")
+    if isinstance(exc, Http404):
+        # DRF would pass Django's message on ("No WebhookEndpoint matches the given
+        # query."), naming a model class: every 404 says the same thing.
+        exc = exceptions.NotFound()
     return exception_handler(exc, context)

@@ -55,14 +55,16 @@ IDEMPOTENT_WRITE_ERRORS = {**WRITE_ERRORS, 422: KEY_REUSED}
 
 def describe_routing_and_query_rules(result, generator, request, public):
     """Routes accept an optional trailing slash: document the canonical form without.
-    An empty query parameter (`?status=`) means "no filter", as from an HTML form:
-    say so, so that clients and fuzzers know it is accepted."""
+    A query parameter given empty (`?interval=`) is a 400 naming it (core.views), so
+    every string parameter is at least one character long; `style: form` with
+    `explode: true` (OpenAPI's default) already says that only array parameters repeat."""
     result["paths"] = {
         (path.rstrip("/") or "/"): operations for path, operations in result["paths"].items()
     }
     for operations in result["paths"].values():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
-                if parameter["in"] == "query" and not parameter.get("required"):
-                    parameter["allowEmptyValue"] = True
+                schema = parameter.get("schema", {})
+                if parameter["in"] == "query" and schema.get("type") == "string":
+                    schema.setdefault("minLength", 1)
     return result

@@ -1,5 +1,6 @@
 """View behaviour shared by the API: JSON error pages, strict query strings."""
 
+import django_filters
 from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
 from django.http import JsonResponse
@@ -49,20 +50,44 @@ def server_error(request):
 
 
 class RejectUnknownQueryParametersMixin:
-    """For DRF views: a query parameter the endpoint does not know is a client bug
-    (a misspelt filter would otherwise silently widen a list): 400 naming it."""
+    """For DRF views, the query string's rules, on every endpoint alike: a parameter the
+    endpoint does not know is a client bug (a misspelt filter would otherwise silently
+    widen a list), and so is one given empty (`interval=`) or, unless it takes several
+    values, given twice (which one would win?): 400 naming it."""
 
     def allowed_query_parameters(self) -> set[str]:
         return set()
+
+    def repeatable_query_parameters(self) -> set[str]:
+        """The parameters that take several values (`?status=a&status=b`): by default
+        the multiple-choice filters of the view's filterset, if any."""
+        filterset_class = getattr(self, "filterset_class", None)
+        if filterset_class is None:
+            return set()
+        return {
+            name
+            for name, definition in filterset_class.base_filters.items()
+            if isinstance(definition, django_filters.MultipleChoiceFilter)
+        }
 
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
         method = request.method.lower()
         if method not in self.http_method_names or not hasattr(self, method):
             return  # 405 comes next; the query string does not matter
-        unknown = sorted(set(request.query_params) - self.allowed_query_parameters())
+        query = request.query_params
+        unknown = sorted(set(query) - self.allowed_query_parameters())
         if unknown:
             raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        repeatable = self.repeatable_query_parameters()
+        refused = {}
+        for name, values in query.lists():
+            if "" in values:
+                refused[name] = ["Must not be empty: give a value, or leave the parameter out."]
+            elif len(values) > 1 and name not in repeatable:
+                refused[name] = ["Give this parameter once."]
+        if refused:
+            raise ValidationError(refused)
 
 
 # The range of a BigAutoField: a larger id names nothing (and would overflow the

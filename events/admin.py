@@ -4,10 +4,12 @@ see every business's). Events are written only by the changes they record."""
 import json
 
 from django.contrib import admin
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.admin_scoping import BusinessScopedAdmin
+from accounts.admin_time import local_moment_text
 from events.models import EVENT_ID_PREFIX, Event, EventType, pk_of_public_id
 
 
@@ -28,7 +30,7 @@ class EventTypeListFilter(admin.SimpleListFilter):
 
 @admin.register(Event)
 class EventAdmin(BusinessScopedAdmin):
-    list_display = ["public_id", "type", "business", "created_at"]
+    list_display = ["public_id", "type", "concerns", "business", "recorded"]
     list_filter = [EventTypeListFilter, "business"]
     list_select_related = ["business"]
     ordering = ["-transaction_id", "-id"]  # newest first, in feed order
@@ -41,6 +43,24 @@ class EventAdmin(BusinessScopedAdmin):
     @admin.display(description="id")
     def public_id(self, event: Event) -> str:
         return event.public_id
+
+    @admin.display(description="booking")
+    def concerns(self, event: Event) -> str | None:
+        """The booking the event is about, read from its payload (a booking's events
+        carry it whole; a status's carry none), linked to its page."""
+        booking = event.data.get("booking") if isinstance(event.data, dict) else None
+        if not isinstance(booking, dict) or "id" not in booking:
+            return None
+        label = f"#{booking['id']} {booking.get('name', '')}".strip()
+        try:
+            url = reverse("admin:bookings_booking_change", args=[booking["id"]])
+        except NoReverseMatch:  # an id the URL pattern does not take
+            return label
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.display(description="recorded", ordering="created_at")
+    def recorded(self, event: Event) -> str | None:
+        return local_moment_text(event.created_at, event.business.zone)
 
     @admin.display(description="envelope (as the feed and webhooks carry it)")
     def envelope(self, event: Event) -> str:

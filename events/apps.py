@@ -7,3 +7,5 @@ class EventsConfig(AppConfig):
     things import it."""
 
     name = "events"
+    # What the "Staff" group may do (accounts/staff.py): read their business's events.
+    staff_permissions = {"event": ["view"]}

@@ -53,8 +53,8 @@ class EventPageSerializer(serializers.Serializer):
 
 def page_size_of(query: QueryDict) -> int:
     """1–500 (larger sizes are capped), default 100."""
-    requested = single_value(query, "page_size")
-    if requested is None or requested == "":
+    requested = query.get("page_size")
+    if requested is None:
         return DEFAULT_PAGE_SIZE
     if not requested.isascii() or not requested.isdigit() or int(requested) < 1:
         raise ValidationError({"page_size": [f"Must be a whole number from 1 to {MAX_PAGE_SIZE}."]})
@@ -73,25 +73,14 @@ def types_of(query: QueryDict) -> list[str]:
     return types
 
 
-def after_of(query: QueryDict) -> str | None:
-    after = single_value(query, "after")
-    if after == "":
-        raise ValidationError({"after": ["Give an event id (`evt_…`), or leave `after` out."]})
-    return after
-
-
-def single_value(query: QueryDict, name: str) -> str | None:
-    values = query.getlist(name)
-    if len(values) > 1:
-        raise ValidationError({name: ["Give this parameter once."]})
-    return values[0] if values else None
-
-
 class EventFeedView(RejectUnknownQueryParametersMixin, APIView):
     http_method_names = ["get", "head", "options"]
 
     def allowed_query_parameters(self) -> set[str]:
         return {"after", "page_size", "type"}
+
+    def repeatable_query_parameters(self) -> set[str]:
+        return {"type"}
 
     @extend_schema(
         operation_id="v2_events_list",
@@ -134,7 +123,7 @@ class EventFeedView(RejectUnknownQueryParametersMixin, APIView):
     def get(self, request):
         page_size = page_size_of(request.query_params)
         types = types_of(request.query_params)
-        after = after_of(request.query_params)
+        after = request.query_params.get("after")
         business_id = request.user.business_id
         events = Event.objects.for_business(business_id).visible().in_feed_order()
         if after is not None:

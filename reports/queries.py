@@ -156,6 +156,12 @@ class ReportWindow:
             raise InvalidValue(f"Must be one of: {', '.join(Interval.values)}.", field="interval")
         window = cls(first=first, last=last, interval=interval, zone=zone)
         if window.bucket_count() > MAX_BUCKETS:
+            if not interval_allowed:  # then only the range can change: name where it starts
+                raise InvalidValue(
+                    f"The range holds {window.bucket_count()} months; at most {MAX_BUCKETS}: "
+                    "choose a later `from`.",
+                    field="from",
+                )
             raise InvalidValue(
                 f"The range holds {window.bucket_count()} buckets of a {interval}; at most "
                 f"{MAX_BUCKETS}: choose a longer interval or a shorter range.",

@@ -60,6 +60,19 @@ def make_booking(business):
     return make
 
 
+def schema_operations(client) -> set[tuple[str, str]]:
+    """(method, path) of every operation of the published OpenAPI schema, but the
+    schema's own pages."""
+    schema = client.get("/v2/schema?format=json").json()
+    return {
+        (method, path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in {"get", "post", "put", "patch", "delete"}
+        and not path.startswith(("/v2/schema", "/v2/docs"))
+    }
+
+
 requires_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL: row locks and truly concurrent transactions",

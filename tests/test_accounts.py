@@ -70,8 +70,11 @@ def test_a_deleted_token_stops_working(client):
     ("header", "detail"),
     [
         (None, "Authentication credentials were not provided."),
-        ("Bearer {key}", "Authentication credentials were not provided."),
+        ("Basic {key}", "Authentication credentials were not provided."),
         ("Token", "Invalid token header: expected 'Token <key>'."),
+        ("Bearer", "Invalid token header: expected 'Bearer <key>'."),
+        ("Bearer {key} extra", "Invalid token header: expected 'Bearer <key>'."),
+        ("Bearer {key}x", "Invalid token."),
         ("Token {key} extra", "Invalid token header: expected 'Token <key>'."),
         ("Token caf\xe9", "Invalid token."),
         ("Token {key}x", "Invalid token."),
@@ -89,6 +92,36 @@ def test_a_malformed_authorization_header_gets_401_naming_the_problem(client, he
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("keyword", ["Bearer", "bearer", "BEARER"])
+def test_bearer_is_accepted_exactly_like_token(client, keyword):
+    key = create_token("--business", "43111", "--username", "JoeSchmo")[-1]
+
+    with_bearer = client.get("/v2/business", HTTP_AUTHORIZATION=f"{keyword} {key}")
+    with_token = client.get("/v2/business", HTTP_AUTHORIZATION=f"Token {key}")
+
+    assert with_bearer.status_code == 200
+    assert with_bearer.json() == with_token.json()
+
+
+@pytest.mark.django_db
+def test_failed_bearer_attempts_are_throttled_like_token_ones(client, monkeypatch):
+    from django.core.cache import cache
+
+    from accounts.authentication import FailedAuthenticationThrottle
+
+    monkeypatch.setattr(
+        FailedAuthenticationThrottle, "THROTTLE_RATES", {"failed_authentication": "3/min"}
+    )
+    cache.clear()
+    statuses = [
+        client.get("/v2/bookings", HTTP_AUTHORIZATION=f"{keyword} guess").status_code
+        for keyword in ["Bearer", "Token", "Bearer", "Bearer"]
+    ]
+    cache.clear()
+    assert statuses == [401, 401, 401, 429]
+
+
+@pytest.mark.django_db
 def test_the_keyword_is_case_insensitive(client):
     key = create_token("--business", "43111", "--username", "JoeSchmo")[-1]
 
@@ -98,20 +131,36 @@ def test_the_keyword_is_case_insensitive(client):
 
 @pytest.mark.django_db
 def test_seed_demo_prints_a_working_token_and_is_safe_to_rerun(client):
+    from bookings.models import Booking
+    from events.models import Event
+
     for _ in range(2):
         out = StringIO()
         call_command("seed_demo", stdout=out)
         key = out.getvalue().strip().splitlines()[-1]
-        response = client.get("/v2/bookings", HTTP_AUTHORIZATION=f"Token {key}")
+        response = client.get("/v2/bookings?page_size=200", HTTP_AUTHORIZATION=f"Token {key}")
         assert response.status_code == 200
-        assert len(response.json()["results"]) == 3
+        assert len(response.json()["results"]) == Booking.objects.count() >= 24
     assert Business.objects.count() == 1
     # Made through the API's write path: each demo booking's creation is an event. (Read
     # from the table: the feed shows only events of ended transactions, and this test
     # runs inside one.)
-    from events.models import Event
+    assert Event.objects.filter(type="booking.created").count() == Booking.objects.count()
 
-    assert Event.objects.filter(type="booking.created").count() == 3
+
+@pytest.mark.django_db
+def test_the_demo_fills_the_pipeline_of_the_last_12_months_whenever_it_runs(client):
+    from bookings.models import Booking
+
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    key = out.getvalue().strip().splitlines()[-1]
+
+    rows = client.get("/v2/reports/pipeline", HTTP_AUTHORIZATION=f"Token {key}").json()["results"]
+
+    assert sum(row["bookings"] for row in rows) == Booking.objects.count()
+    assert all(row["bookings"] > 0 for row in rows[1:])  # every month of the last 12
+    assert sum(row["reached_definite"] for row in rows) > 0
 
 
 @pytest.mark.django_db

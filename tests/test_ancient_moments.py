@@ -130,7 +130,7 @@ def test_the_admin_change_status_form_refuses_a_moment_before_1900(client, make_
 
     response = client.post(
         f"/admin/bookings/booking/{booking.pk}/change_status/",
-        {"status": "definite", "status_at": "1899-12-31 23:00:00"},
+        {"status": "definite", "status_at_0": "1899-12-31", "status_at_1": "23:00:00"},
     )
 
     assert response.status_code == 200

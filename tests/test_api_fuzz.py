@@ -32,7 +32,19 @@ def keep_the_test_connection():
 
 
 @pytest.fixture
-def token(db, keep_the_test_connection, fake_dns) -> str:
+def unthrottled(monkeypatch):
+    """Schemathesis checks that invalid credentials are refused (401) by sending its
+    own, many times: the failed-token throttle (tested in test_accounts.py) would
+    answer 429 to the later ones."""
+    from accounts.authentication import FailedAuthenticationThrottle
+
+    monkeypatch.setattr(
+        FailedAuthenticationThrottle, "THROTTLE_RATES", {"failed_authentication": None}
+    )
+
+
+@pytest.fixture
+def token(db, keep_the_test_connection, fake_dns, unthrottled) -> str:
     # Webhook URLs resolve from the fake DNS (tests/fake_dns.py), never the network.
     business = Business.objects.create(id=43111, name="Demo Venue")
     user = User.objects.create_user(username="fuzzer", business=business)

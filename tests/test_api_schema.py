@@ -41,9 +41,13 @@ def test_every_booking_endpoint_is_described_with_its_errors(schema, path, metho
             assert {"400", "413", "415"} <= set(responses)
 
 
-def test_token_authentication_is_described(schema):
-    scheme = schema["components"]["securitySchemes"]["tokenAuth"]
-    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
+def test_token_and_bearer_authentication_are_described_as_alternatives(schema):
+    schemes = schema["components"]["securitySchemes"]
+    token, bearer = schemes["tokenAuth"], schemes["bearerAuth"]
+    assert (token["type"], token["in"], token["name"]) == ("apiKey", "header", "Authorization")
+    assert (bearer["type"], bearer["scheme"]) == ("http", "bearer")
+    security = schema["paths"]["/v2/bookings"]["get"]["security"]
+    assert security == [{"tokenAuth": []}, {"bearerAuth": []}]
 
 
 def test_change_status_request_shape(schema):

@@ -23,6 +23,11 @@ def staff_client(client, business):
     return client
 
 
+def moment(date: str, time: str) -> dict[str, str]:
+    """The change-status form's moment: a date and a time on the business's clock."""
+    return {"status_at_0": date, "status_at_1": time}
+
+
 @pytest.fixture
 def superuser_client(client, db):
     client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
@@ -39,7 +44,7 @@ def test_changelist_shows_status_and_dates(superuser_client, make_booking):
     assert response.status_code == 200
     content = response.content.decode()
     assert "Spring wedding" in content
-    assert "Jan. 10, 2025" in content
+    assert "2025-01-10" in content  # ISO, not the locale's "Jan. 10, 2025"
 
 
 @pytest.mark.django_db
@@ -49,7 +54,7 @@ def test_change_status_form_calls_the_model_method_with_source_admin(
     booking = make_booking()
     response = superuser_client.post(
         f"/admin/bookings/booking/{booking.pk}/change_status/",
-        {"status": "definite", "status_at": "2025-01-15 14:30:00"},
+        {"status": "definite", **moment("2025-01-15", "14:30:00")},
     )
 
     assert response.status_code == 302
@@ -80,7 +85,7 @@ def test_change_status_form_refuses_a_future_moment_and_writes_nothing(
 
     response = superuser_client.post(
         f"/admin/bookings/booking/{booking.pk}/change_status/",
-        {"status": "definite", "status_at": future},
+        {"status": "definite", **moment(*future.split())},
     )
 
     assert response.status_code == 200
@@ -342,7 +347,7 @@ def test_change_status_reports_the_result(staff_client, make_booking):
 
     response = staff_client.post(
         f"/admin/bookings/booking/{booking.pk}/change_status/",
-        {"status": "tentative", "status_at": "2025-01-10T09:15"},
+        {"status": "tentative", **moment("2025-01-10", "09:15")},
         follow=True,
     )
 
@@ -362,7 +367,7 @@ def test_changing_to_the_same_status_restamps_it(staff_client, make_booking):
 
     staff_client.post(
         f"/admin/bookings/booking/{booking.pk}/change_status/",
-        {"status": "tentative", "status_at": "2025-01-09 08:00:00"},
+        {"status": "tentative", **moment("2025-01-09", "08:00:00")},
     )
 
     booking.refresh_from_db()
@@ -378,8 +383,8 @@ def test_changing_to_the_same_status_restamps_it(staff_client, make_booking):
     ("body", "field"),
     [
         ({"status": "won"}, "status"),
-        ({"status": "definite", "status_at": "2025-02-30 10:00"}, "status_at"),
-        ({"status": "definite", "status_at": "yesterday"}, "status_at"),
+        ({"status": "definite", **moment("2025-02-30", "10:00")}, "status_at"),
+        ({"status": "definite", **moment("yesterday", "noon")}, "status_at"),
     ],
 )
 def test_change_status_form_refuses_bad_input_and_writes_nothing(
@@ -573,7 +578,7 @@ def test_the_action_shows_the_change_status_form_then_changes_every_selected_boo
     assert Booking.objects.filter(status="definite").count() == 0
 
     response = change_status_of_selected(
-        staff_client, bookings, apply="1", status="definite", status_at="2025-01-15T14:30:00"
+        staff_client, bookings, apply="1", status="definite", **moment("2025-01-15", "14:30:00")
     )
 
     assert response.status_code == 302
@@ -593,7 +598,7 @@ def test_the_action_refuses_a_future_moment_and_writes_nothing(staff_client, mak
     booking = make_booking()
 
     response = change_status_of_selected(
-        staff_client, [booking], apply="1", status="lost", status_at="2999-01-01T00:00:00"
+        staff_client, [booking], apply="1", status="lost", **moment("2999-01-01", "00:00:00")
     )
 
     assert response.status_code == 200

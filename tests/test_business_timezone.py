@@ -371,7 +371,8 @@ def test_the_admin_form_stamps_the_local_date(superuser_client, business, make_b
     booking = make_booking()
     response = superuser_client.post(
         f"/admin/bookings/booking/{booking.pk}/change_status/",
-        {"status": "definite", "status_at": "2025-01-11 02:00:00"},  # UTC, as labelled
+        # On the business's clock, as labelled: 21:00 in New York is 02:00 UTC next day.
+        {"status": "definite", "status_at_0": "2025-01-10", "status_at_1": "21:00:00"},
     )
     assert response.status_code == 302
     assert (stored(booking)["definite_at"], stored(booking)["definite_date"]) == (

@@ -97,3 +97,23 @@ def test_events_cannot_be_added_changed_or_deleted(admin_client, events):
     assert admin_client.post(f"/admin/events/event/{event.pk}/delete/").status_code == 403
     event.refresh_from_db()
     assert event.type == "booking.created"
+
+
+@pytest.mark.django_db
+def test_the_list_shows_the_booking_each_event_concerns(client, business, make_booking):
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    booking = make_booking(name="Spring wedding")
+    Event.objects.record(
+        business.id,
+        EventType.BOOKING_CREATED,
+        {"booking": {"id": booking.pk, "name": booking.name}},
+    )
+    Event.objects.record(business.id, EventType.STATUS_UPDATED, {"status": {"statusId": 1}})
+
+    rows = client.get("/admin/events/event/").content.decode()
+
+    assert (
+        f'<a href="/admin/bookings/booking/{booking.pk}/change/">#{booking.pk} Spring wedding</a>'
+        in rows
+    )
+    assert rows.count('<td class="field-concerns">-</td>') == 1  # the status event's

@@ -274,12 +274,19 @@ def test_under_gunicorn_a_scrape_sums_both_workers(api_user, make_booking, tmp_p
                 json.dumps({"status": ["tentative", "lead"][index % 2]}).encode(),
             )
 
+        # Rounds of 40 concurrent requests until both workers have served some (the
+        # kernel may hand a busy machine's connections to one worker for a while).
+        sent = 0
         with futures.ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(change, range(40)))
-        assert [status for status, _, _ in answers] == [200] * 40
-        assert {headers["X-Request-ID"] for _, headers, _ in answers} == {
-            f"load-{index}" for index in range(40)
-        }
+            for _round in range(10):
+                answers = list(pool.map(change, range(sent, sent + 40)))
+                assert [status for status, _, _ in answers] == [200] * 40
+                assert {headers["X-Request-ID"] for _, headers, _ in answers} == {
+                    f"load-{index}" for index in range(sent, sent + 40)
+                }
+                sent += 40
+                if len(list(multiproc.glob("counter_*.db"))) >= 2:
+                    break
         status, _, body = http(port, "GET", "/metrics", scrape_headers)
         assert status == 200
         found = samples(body.decode())
@@ -288,7 +295,7 @@ def test_under_gunicorn_a_scrape_sums_both_workers(api_user, make_booking, tmp_p
         server.wait(timeout=20)
         log.close()
 
-    assert change_status_count(found) == 40
+    assert change_status_count(found) == sent
     # Both workers served and wrote their own files; the stale one was cleared at start.
     worker_files = {path.name for path in multiproc.glob("counter_*.db")}
     assert len(worker_files) == 2
@@ -300,6 +307,6 @@ def test_under_gunicorn_a_scrape_sums_both_workers(api_user, make_booking, tmp_p
     ]
     logged = [line for line in lines if line.get("route") == "v2/bookings/<pk>/change_status"]
     assert sorted(line["request_id"] for line in logged) == sorted(
-        f"load-{index}" for index in range(40)
+        f"load-{index}" for index in range(sent)
     )
     assert {line["business_id"] for line in logged} == {api_user.business_id}

@@ -20,6 +20,8 @@ def production_rules(settings):
         "https://user:pass@example.com/hook",
         "https://127.0.0.1:9/hook",
         "https://[::ffff:127.0.0.1]:9/hook",
+        "https://[2002:7f00:1::]:9/hook",  # 6to4 of 127.0.0.1
+        "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]:9/hook",  # Teredo of 127.0.0.1
         "https://100.64.0.1/hook",
         "https://nothing.invalid/hook",
     ],

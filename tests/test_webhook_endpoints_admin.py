@@ -200,3 +200,27 @@ def test_a_delivery_opens_read_only(staff_client, ours):
     assert "HTTP 500" in page.content.decode()
     assert f"evt_{delivery.event_id}" in page.content.decode()
     assert not page.context["adminform"].form.fields
+
+
+@pytest.mark.django_db
+def test_the_superuser_deliveries_list_names_each_business_and_staff_do_not_see_it(
+    client, staff_client, ours, theirs
+):
+    import datetime as dt
+
+    from accounts.models import Business
+
+    Business.objects.filter(pk=ours.business_id).update(timezone="America/New_York")
+    delivery_of(
+        ours, last_attempt_at=dt.datetime(2025, 1, 11, 2, tzinfo=dt.UTC), last_error="x" * 300
+    )
+    delivery_of(theirs)
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+
+    page = client.get(reverse("admin:webhooks_delivery_changelist")).content.decode()
+    staff_page = staff_client.get(reverse("admin:webhooks_delivery_changelist")).content.decode()
+
+    assert page.count('class="field-business') == 2  # a column, one row each
+    assert "2025-01-10 21:00 America/New_York" in page  # on the business's clock
+    assert "x" * 31 + "…" in page  # the error cut short in the row
+    assert "field-business" not in staff_page

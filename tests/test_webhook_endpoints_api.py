@@ -107,14 +107,20 @@ def test_create_defaults_to_every_event_type_and_no_description(api):
 
 @pytest.mark.django_db
 def test_create_ignores_read_only_fields_and_starts_active(api):
-    body = api.post(
-        "/v2/webhook_endpoints",
-        {"url": URL, "id": 999, "active": False, "disabled_reason": "x"},
-    ).json()
+    body = api.post("/v2/webhook_endpoints", {"url": URL, "id": 999, "disabled_reason": "x"}).json()
     endpoint = WebhookEndpoint.objects.get(pk=body["id"])
     assert body["id"] != 999
     assert endpoint.active
     assert endpoint.disabled_reason == ""
+
+
+@pytest.mark.django_db
+def test_create_honours_active_false(api):
+    body = api.post("/v2/webhook_endpoints", {"url": URL, "active": False}).json()
+
+    assert body["active"] is False
+    assert WebhookEndpoint.objects.get(pk=body["id"]).active is False
+    assert api.get(f"/v2/webhook_endpoints/{body['id']}").json()["active"] is False
 
 
 @pytest.mark.django_db
@@ -553,3 +559,22 @@ def test_an_unknown_event_type_is_named_in_a_flat_list_of_messages(api):
     )
     assert response.status_code == 400
     assert response.json() == {"event_types": ['Item 1: "nope" is not a valid choice.']}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url", ["https://[2002:7f00:1::]/in", "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/in"]
+)
+def test_6to4_and_teredo_wrappings_of_loopback_are_refused_on_create_and_patch(
+    api, make_endpoint, settings, url
+):
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = False
+    endpoint = make_endpoint()
+    before = list(WebhookEndpoint.objects.values())
+
+    created = api.post("/v2/webhook_endpoints", {"url": url})
+    patched = api.patch(f"/v2/webhook_endpoints/{endpoint.pk}", {"url": url})
+
+    assert (created.status_code, list(created.json())) == (400, ["url"])
+    assert (patched.status_code, list(patched.json())) == (400, ["url"])
+    assert list(WebhookEndpoint.objects.values()) == before

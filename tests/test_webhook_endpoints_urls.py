@@ -84,6 +84,13 @@ def test_plain_http_only_when_allowed(fake_dns, settings):
         "::ffff:127.0.0.1",  # IPv4-mapped: judged as the IPv4 address it carries
         "::ffff:10.0.0.1",
         "::ffff:169.254.169.254",
+        "2002:7f00:1::",  # 6to4: judged as the IPv4 address it carries (127.0.0.1)
+        "2002:a00:1::1",  # 10.0.0.1
+        "2002:a9fe:a9fe::",  # 169.254.169.254
+        "2002:6440:1::",  # 100.64.0.1
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo: the client 127.0.0.1, inverted
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # 10.0.0.1
+        "2001:0:4136:e378:8000:63bf:5601:5601",  # 169.254.169.254
     ],
 )
 def test_a_host_resolving_to_a_non_public_address_is_refused(fake_dns, address):
@@ -97,9 +104,25 @@ def test_one_non_public_address_among_public_ones_is_enough_to_refuse(fake_dns):
         check_url("https://split.example.com/in")
 
 
-def test_a_mapped_public_address_passes(fake_dns):
-    fake_dns["mapped.example.com"] = [f"::ffff:{PUBLIC_ADDRESS}"]
-    assert check_url("https://mapped.example.com/in")
+@pytest.mark.parametrize(
+    "address",
+    [
+        f"::ffff:{PUBLIC_ADDRESS}",
+        "2002:5db8:d70e::1",  # 6to4 of 93.184.215.14
+        "2001:0:4136:e378:8000:63bf:a247:28f1",  # Teredo, client 93.184.215.14
+    ],
+)
+def test_an_address_carrying_a_public_ipv4_address_passes(fake_dns, address):
+    fake_dns["carried.example.com"] = [address]
+    assert check_url("https://carried.example.com/in")
+
+
+@pytest.mark.parametrize(
+    "url", ["https://[2002:7f00:1::]/in", "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/in"]
+)
+def test_literal_6to4_and_teredo_addresses_of_loopback_are_refused(url):
+    with pytest.raises(UrlRefused, match="not a public"):
+        check_url(url)
 
 
 @pytest.mark.parametrize(

@@ -7,3 +7,9 @@ class WebhooksConfig(AppConfig):
     (SPEC §8.3–8.4). Imports events, accounts and core."""
 
     name = "webhooks"
+    # What the "Staff" group may do (accounts/staff.py): their business's endpoints, and
+    # its deliveries (read, and "retry now", which the change permission allows).
+    staff_permissions = {
+        "webhookendpoint": ["view", "add", "change", "delete"],
+        "delivery": ["view", "change"],
+    }

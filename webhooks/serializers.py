@@ -68,9 +68,13 @@ class WebhookEndpointSerializer(RejectUnknownFieldsMixin, serializers.ModelSeria
 
 
 class WebhookEndpointCreateSerializer(WebhookEndpointSerializer):
-    """A create body: a new endpoint starts active."""
+    """A create body: a new endpoint starts active unless it says `"active": false`."""
 
-    active = serializers.BooleanField(read_only=True)
+    active = StrictBooleanField(
+        default=True,
+        help_text="false registers the endpoint without sending it anything until it is "
+        "PATCHed to true.",
+    )
 
 
 class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):

@@ -47,12 +47,25 @@ def resolve(host: str, port: int) -> list[str]:
     return [info[4][0] for info in found]
 
 
+def carried_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address):
+    """The IPv4 address an IPv6 address carries, where the packets end up going: an
+    IPv4-mapped one's (::ffff:a.b.c.d), a 6to4 one's (2002:AABB:CCDD::/48) or a Teredo
+    one's client (2001:0::/32, its last 32 bits inverted); else the address itself."""
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        if ip.sixtofour is not None:
+            return ip.sixtofour
+        if ip.teredo is not None:
+            _server, client = ip.teredo
+            return client
+    return ip
+
+
 def is_public_address(address: str) -> bool:
-    """True for a global unicast address; an IPv4-mapped IPv6 address is judged as the
-    IPv4 address it carries."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone index
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """True for a global unicast address; an IPv6 address that carries an IPv4 one
+    (mapped, 6to4, Teredo) is judged as the IPv4 address it carries."""
+    ip = carried_address(ipaddress.ip_address(address.split("%", 1)[0]))  # no zone index
     return ip.is_global and not (
         ip.is_loopback
         or ip.is_private

@@ -183,8 +183,8 @@ class WebhookEndpointViewSet(
     def deliveries(self, request, pk=None):
         endpoint = self.get_object()
         deliveries = endpoint.deliveries.with_event_type()
-        wanted = request.query_params.get("status", "")
-        if wanted:
+        wanted = request.query_params.get("status")
+        if wanted is not None:
             if wanted not in DeliveryStatus.values:
                 raise ValidationError(
                     {"status": [f"Must be one of {', '.join(DeliveryStatus.values)}."]}

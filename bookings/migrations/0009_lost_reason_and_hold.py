@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0008_business_settings'),
+        ('accounts', '0009_business_settings'),
         ('bookings', '0008_lost_reasons'),
     ]
 

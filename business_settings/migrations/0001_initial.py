@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0008_business_settings'),
+        ('accounts', '0009_business_settings'),
     ]
 
     operations = [

@@ -65,7 +65,8 @@ def test_bookings_pages(page: Page, log_in, make_staff, business):
 
     page.goto(f"/admin/bookings/booking/{wedding.pk}/change_status/")
     page.select_option("#id_status", "lost")
-    page.fill("#id_status_at", "2025-02-20T11:00:00")
+    page.fill("#id_status_at_0", "2025-02-20")
+    page.fill("#id_status_at_1", "11:00:00")
     save(page, "booking-change-status")
     page.get_by_role("button", name="Change status").click()
 
@@ -132,3 +133,47 @@ def test_pipeline_page(page: Page, log_in, make_staff, business):
     expect(page.locator("#pipeline-chart svg rect.bar")).to_have_count(3 * 12)
     expect(page.locator("#time-in-status-table tbody tr")).to_have_count(4)
     save(page, "pipeline")
+
+
+def test_deliveries_list(page: Page, log_in, business, other_business, fake_dns):
+    """The superuser's deliveries list, every business's, at 1,400 px."""
+    from accounts.models import User
+    from events.models import Event
+    from tests.browser.conftest import PASSWORD
+    from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
+
+    outcomes = [
+        (DeliveryStatus.SUCCEEDED, 1, 200, ""),
+        (DeliveryStatus.PENDING, 2, 503, "HTTP 503: Service Unavailable"),
+        (DeliveryStatus.FAILED, 8, None, "connection refused by the receiver at 93.184.215.14"),
+    ]
+    for owner, url in [
+        (business, "https://hooks.example.com/crm"),
+        (other_business, "https://other.example.com/erp"),
+    ]:
+        endpoint = WebhookEndpoint.objects.create(business=owner, url=url, event_types=["*"])
+        for number, (status, attempts, answer, error) in enumerate(outcomes):
+            event = Event.objects.create(
+                business_id=owner.pk,
+                type="booking.status_changed",
+                data={"booking": {"id": number}},
+            )
+            Delivery.objects.create(
+                endpoint=endpoint,
+                event=event,
+                status=status,
+                attempts=attempts,
+                last_attempt_at=at(2, 20 + number, 11),
+                next_attempt_at=at(2, 20 + number, 12)
+                if status == DeliveryStatus.PENDING
+                else None,
+                last_response_status=answer,
+                last_error=error,
+            )
+    log_in(page, User.objects.create_superuser("root", "root@example.com", PASSWORD))
+    page.set_viewport_size({"width": 1400, "height": 700})
+    page.goto("/admin/webhooks/delivery/")
+    page.click("#toggle-nav-sidebar")
+
+    expect(page.locator("#result_list tbody tr")).to_have_count(6)
+    save(page, "deliveries-list")

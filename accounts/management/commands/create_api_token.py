@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.management.account_options import add_account_arguments, one_line_error
 from accounts.services import issue_api_token
 
 # The command's option for each field validated_account names in its errors.
@@ -14,12 +15,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--business", type=int, required=True, help="business id, e.g. 43111")
-        parser.add_argument(
-            "--username",
-            required=True,
-            help="Django's username rules: up to 150 letters, digits and @ . + - _",
-        )
+        add_account_arguments(parser, business_help="business id, e.g. 43111")
         parser.add_argument(
             "--business-name",
             help="name for a business created by this command: up to 200 characters, "
@@ -34,12 +30,7 @@ class Command(BaseCommand):
                 business_id=business, username=username, business_name=business_name
             )
         except ValidationError as error:
-            raise CommandError(
-                "\n".join(
-                    f"{OPTION_OF_FIELD[field]}: {' '.join(messages)}"
-                    for field, messages in error.message_dict.items()
-                )
-            ) from error
+            raise one_line_error(error, OPTION_OF_FIELD) from error
         except ValueError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"Token for {user.username} of business {business} (shown once):")

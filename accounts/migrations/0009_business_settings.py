@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0007_business_timezone'),
+        ('accounts', '0008_staff_group'),
     ]
 
     operations = [

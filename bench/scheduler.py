@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/scheduler.py [--bookings 1000000] [--due 100000]
 
-Starts its own PostgreSQL (scripts/postgres.sh, port 54361, stopped at the end) and
+Starts its own PostgreSQL (scripts/postgres.sh, port 54395, stopped at the end) and
 builds a template once: --bookings bookings of 1,000 businesses (generate_bookings), --due
 tentative ones held until a moment past, as many held 2-30 days ahead. Each side runs
 on a copy: `scheduler`, the expiry pass of run_schedules in a child process (batches of
@@ -162,7 +162,7 @@ def main() -> None:
     parser.add_argument("--bookings", type=int, default=1_000_000)
     parser.add_argument("--due", type=int, default=100_000)
     parser.add_argument("--datadir", type=Path, default=Path("/var/tmp/bench-scheduler"))
-    parser.add_argument("--port", type=int, default=54361)
+    parser.add_argument("--port", type=int, default=54395)
     options = parser.parse_args()
     postgres = [str(ROOT / "scripts" / "postgres.sh")]
     admin_url = run(

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from bookings.models import Booking, BookingStatusChange
+from bookings.models import Booking
 from events.models import Event
+from tests.test_booking_lost_reasons import change, written
 
 pytestmark = pytest.mark.django_db
 
@@ -19,20 +20,8 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def change(api, booking: Booking, **body):
-    return api.post(f"/v2/bookings/{booking.pk}/change_status", body, format="json")
-
-
 def patch(api, booking: Booking, **body):
     return api.patch(f"/v2/bookings/{booking.pk}", body, format="json")
-
-
-def written(booking: Booking) -> tuple:
-    return (
-        Booking.objects.filter(pk=booking.pk).values().get(),
-        BookingStatusChange.objects.filter(booking=booking).count(),
-        Event.objects.count(),
-    )
 
 
 @pytest.fixture

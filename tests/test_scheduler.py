@@ -13,6 +13,7 @@ from bookings.lost_reasons import LostReasonList
 from bookings.models import Booking, BookingStatusChange, LostReason
 from events.models import Event
 from scheduler.runner import BATCH_SIZE, Scheduler
+from tests.test_booking_lost_reasons import written
 from tests.test_metrics import PROMETHEUS_ACCEPT, samples
 
 pytestmark = pytest.mark.django_db
@@ -46,14 +47,6 @@ def events_of(booking: Booking, type_: str) -> list[Event]:
         for event in Event.objects.filter(type=type_).order_by("id")
         if event.data["booking"]["id"] == booking.pk
     ]
-
-
-def state(booking: Booking) -> tuple:
-    return (
-        Booking.objects.filter(pk=booking.pk).values().get(),
-        BookingStatusChange.objects.filter(booking=booking).count(),
-        Event.objects.count(),
-    )
 
 
 # --- expiry ------------------------------------------------------------------------------
@@ -98,18 +91,18 @@ def test_a_second_run_changes_nothing(api, make_booking):
     booking = make_booking()
     hold(api, booking, T + dt.timedelta(days=1), at=T)
     run_schedules()
-    after_first = state(booking)
+    after_first = written(booking)
     assert "hold_expiry: 0" in run_schedules()
-    assert state(booking) == after_first
+    assert written(booking) == after_first
 
 
 def test_a_booking_confirmed_before_the_run_stays_confirmed(api, make_booking):
     booking = make_booking()
     hold(api, booking, T + dt.timedelta(days=1), at=T)
     api.post(f"/v2/bookings/{booking.pk}/change_status", {"status": "definite"}, format="json")
-    before = state(booking)
+    before = written(booking)
     run_schedules()
-    assert state(booking) == before
+    assert written(booking) == before
     assert api.get(f"/v2/bookings/{booking.pk}").json()["status"] == "definite"
 
 
@@ -118,9 +111,9 @@ def test_a_hold_not_yet_lapsed_is_left_alone(api, business, make_booking):
     business.save()
     booking = make_booking()
     hold(api, booking, timezone.now() + dt.timedelta(minutes=5))
-    before = state(booking)
+    before = written(booking)
     run_schedules()
-    assert state(booking) == before
+    assert written(booking) == before
 
 
 def test_the_business_own_hold_expired_is_recorded_once_it_has_a_list(api, business, make_booking):

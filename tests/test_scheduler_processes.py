@@ -11,18 +11,17 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from django.apps import apps
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from bookings.models import Booking, BookingStatusChange
 from events.models import Event
-from tests.conftest import requires_postgresql
+from tests.conftest import requires_postgresql, url_of_the_test_database, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,13 +41,9 @@ def shared_lost_reasons_installed():
 
 
 def start_scheduler(*arguments: str, interval: str = "0.5") -> subprocess.Popen:
-    database = connection.settings_dict
     environment = {
         **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}:{database['PASSWORD'] or ''}"
-            f"@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-        ),
+        "DATABASE_URL": url_of_the_test_database(),
         "SCHEDULER_INTERVAL": interval,
     }
     return subprocess.Popen(
@@ -58,13 +53,6 @@ def start_scheduler(*arguments: str, interval: str = "0.5") -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-
-
-def wait_for(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def lapsed_holds(business, count: int) -> dict[int, dt.datetime]:

@@ -49,7 +49,7 @@ WITH held AS (
   WHERE status = 'tentative' ORDER BY id LIMIT %(due)s * 2)
 UPDATE bookings_booking b SET hold_until = CASE WHEN held.n <= %(due)s
     THEN now() - (held.n || ' seconds')::interval
-    ELSE now() + interval '2 days' + ((held.n % 2419200) || ' seconds')::interval END
+    ELSE now() + interval '2 days' + ((held.n %% 2419200) || ' seconds')::interval END
 FROM held WHERE b.id = held.id
 """
 # The floor: what the scheduler writes, as one statement (the event's payload built by

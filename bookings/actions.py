@@ -203,7 +203,7 @@ def create_booking(
             rules = business_rules(business_id, lock=True)
             moment = status_moment(at, on, rules.zone) or timezone.now()
             details = change_details(business_id, status, moment, rules, **asked)
-            for name, value in details.stamp(status).items():
+            for name, value in details.stamp(status, booking).items():
                 setattr(booking, name, value)
         booking.updated_at = booking.created_at
         booking.save(force_insert=True)
@@ -349,22 +349,20 @@ def apply_status_change(
     now = timezone.now()
     previous = [booking.status for booking in bookings]
     details = [details_of(booking) for booking in bookings]
-    stamps = [detail.stamp(status) for detail in details]
+    pairs = list(zip(bookings, details, strict=True))
+    moments = [detail.moment_of(booking) for booking, detail in pairs]
+    stamps = [detail.stamp(status, booking) for booking, detail in pairs]
     for booking, stamp in zip(bookings, stamps, strict=True):
         for name, value in stamp.items():
             setattr(booking, name, value)
         booking.updated_at = now
         booking.version += 1
-    save_stamps(bookings, stamps, now)
+    save_stamps(bookings, status, details, stamps, now)
     changes = BookingStatusChange.objects.bulk_create(
         BookingStatusChange.of(
-            booking=booking,
-            from_status=from_status,
-            status_at=detail.moment,
-            by=by,
-            source=source,
+            booking=booking, from_status=from_status, status_at=moment, by=by, source=source
         )
-        for booking, from_status, detail in zip(bookings, previous, details, strict=True)
+        for booking, from_status, moment in zip(bookings, previous, moments, strict=True)
     )
     Event.objects.write(
         events.status_changed(booking, change)
@@ -373,11 +371,27 @@ def apply_status_change(
     return list(zip(bookings, changes, strict=True))
 
 
-def save_stamps(bookings: list[Booking], stamps: list[dict[str, Any]], now: dt.datetime) -> None:
+def save_stamps(
+    bookings: list[Booking],
+    status: str,
+    details: list[ChangeDetails],
+    stamps: list[dict[str, Any]],
+    now: dt.datetime,
+) -> None:
     """Write the stamps the bookings were just given: one UPDATE when they all got the
-    same (one moment for all: the API's changes), else one UPDATE setting each its own
-    (Django's bulk_update: e.g. holds expiring, each at its own moment and in its
-    business's zone)."""
+    same (one moment for all: the API's changes); one UPDATE per details shared when
+    each booking's moment is its own column, stated in SQL (the scheduler's expiry:
+    each hold at its `hold_until`, in its business's zone); else one UPDATE setting
+    each its own (Django's bulk_update)."""
+    if all(detail.moment_field for detail in details):
+        shared: dict[int, tuple[ChangeDetails, list[int]]] = {}
+        for booking, detail in zip(bookings, details, strict=True):
+            shared.setdefault(id(detail), (detail, []))[1].append(booking.pk)
+        for detail, pks in shared.values():
+            Booking.objects.filter(pk__in=pks).update(
+                **detail.sql_stamp(status), updated_at=now, version=NEXT_VERSION
+            )
+        return
     first = stamps[0]
     if all(stamp == first for stamp in stamps):
         Booking.objects.filter(pk__in=[booking.pk for booking in bookings]).update(
@@ -406,19 +420,15 @@ def expire_holds(bookings: list[Booking], now: dt.datetime) -> list[Booking]:
     if not lapsed:
         return []
     reasons = LostReason.objects.system_reasons({booking.business_id for booking in lapsed})
-    zones = {booking.business_id: booking.business.zone for booking in lapsed}
-
-    def details_of(booking: Booking) -> ChangeDetails:
-        return ChangeDetails(
-            booking.hold_until,
-            zones[booking.business_id],
-            lost_reason=reasons[booking.business_id].record(),
-        )
-
+    # One set of details per reason: the bookings that share it are written together.
+    expiries = {
+        reason.pk: ChangeDetails(None, None, lost_reason=reason.record(), moment_field=HOLD_FIELD)
+        for reason in reasons.values()
+    }
     apply_status_change(
         sorted(lapsed, key=lambda booking: booking.pk),
         BookingStatus.LOST,
-        details_of,
+        lambda booking: expiries[reasons[booking.business_id].pk],
         by=None,
         source=ChangeSource.SYSTEM,
     )

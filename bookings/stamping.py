@@ -158,12 +158,19 @@ def status_stamp(
     re-arms its reminder, or with KEEP_HOLD keeps the hold it has; any other change
     clears the hold.
 
+    `moment` may be a column of the row (F) and `zone` an expression (e.g.
+    SELECTED_BUSINESS_ZONE): the stamp is then SQL, for a set-based UPDATE.
+
     Pure: the status-change action applies it to the rows it locked, generate_bookings
     to the rows it writes."""
     fields: dict[str, Any] = {"status": status}
     if status in STAMPED_STATUSES:
         fields[f"{status}_at"] = moment
-        fields[f"{status}_date"] = status_date_of(moment, zone)
+        fields[f"{status}_date"] = (
+            LocalDate(moment, zone)
+            if hasattr(moment, "resolve_expression")
+            else status_date_of(moment, zone)
+        )
     if status == BookingStatus.LOST:
         fields["lost_reason"], fields["lost_note"] = lost_reason, lost_note
     else:
@@ -177,22 +184,42 @@ def status_stamp(
 
 @dataclasses.dataclass(frozen=True)
 class ChangeDetails:
-    """What a status change stamps on one booking besides its status: the moment, the
+    """What a status change stamps on bookings besides their status: the moment, the
     business's zone its date is taken in, and what `status_stamp` takes for lost and
-    tentative. A change of many bookings at one moment shares one; the scheduler gives
-    each expiring hold its own (its moment, its business's zone and reason)."""
+    tentative. A change of many bookings at one moment shares one.
 
-    moment: dt.datetime
-    zone: dt.tzinfo = dt.UTC
+    With `moment_field` instead of a moment, each booking's moment is its own value of
+    that column (the scheduler's expiry: each hold's `hold_until`) and its date is taken
+    in its business's zone (`zone` None). Such a change can also be stated in SQL
+    (`sql_stamp`), so that every booking sharing the details is written by one UPDATE,
+    as the data fixes write theirs."""
+
+    moment: dt.datetime | None
+    zone: dt.tzinfo | None = dt.UTC
     lost_reason: dict[str, Any] | None = None
     lost_note: str | None = None
     hold_until: dt.datetime | None | Hold = KEEP_HOLD
+    moment_field: str | None = None
 
-    def stamp(self, status: str) -> dict[str, Any]:
+    def moment_of(self, booking: Any) -> dt.datetime:
+        """The change's moment for `booking` (read before it is stamped)."""
+        return getattr(booking, self.moment_field) if self.moment_field else self.moment
+
+    def stamp(self, status: str, booking: Any) -> dict[str, Any]:
+        """The fields the change to `status` sets on `booking`, as values."""
+        zone = self.zone if self.zone is not None else booking.business.zone
+        return self._stamp(status, self.moment_of(booking), zone)
+
+    def sql_stamp(self, status: str) -> dict[str, Any]:
+        """The same for every booking these details are `moment_field`'s, in SQL: the
+        moment the row's own column, its date in the row's business's zone."""
+        return self._stamp(status, models.F(self.moment_field), SELECTED_BUSINESS_ZONE)
+
+    def _stamp(self, status: str, moment: Any, zone: Any) -> dict[str, Any]:
         return status_stamp(
             status,
-            self.moment,
-            self.zone,
+            moment,
+            zone,
             lost_reason=self.lost_reason,
             lost_note=self.lost_note,
             hold_until=self.hold_until,

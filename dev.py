@@ -26,6 +26,7 @@ VENV = Path(os.environ.get("VENV_DIR", ROOT / ".venv"))
 LOCK = ROOT / "requirements.lock"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
+DEMO_BUSINESS_ID = "43111"  # seed_demo's
 
 
 def run(*command: str | Path, **kwargs) -> None:
@@ -62,6 +63,7 @@ def serve(arguments: list[str]) -> None:
     manage("migrate", "--no-input")
     manage("collectstatic", "--no-input", "--verbosity", "0")
     manage("seed_demo", "--server-url", server_url(address))
+    manage("seed_demo_appointments", "--business", DEMO_BUSINESS_ID)
     print(f"Serving on {server_url(address)}/ (admin at /admin/, API at /v2/bookings and /status)")
     # The demo's webhooks may go to receivers on this machine.
     os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_HOSTS", "1")

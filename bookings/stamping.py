@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import Business, time_zone
 from core.errors import InvalidValue
 from core.models import EARLIEST_MOMENT
+from core.moments import ensure_not_in_future
 
 
 class BookingStatus(models.TextChoices):
@@ -33,8 +34,6 @@ class BookingStatus(models.TextChoices):
 BOOKING_STATUSES = frozenset(BookingStatus.values)
 # The statuses that stamp their own moment (`<status>_at`, `<status>_date`).
 STAMPED_STATUSES = (BookingStatus.TENTATIVE, BookingStatus.DEFINITE, BookingStatus.LOST)
-# A client's clock may run a little ahead of ours; beyond this a moment is refused.
-FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 # How far ahead a hold may run (SPEC §15.2).
 LONGEST_HOLD = dt.timedelta(days=366)
 
@@ -76,15 +75,6 @@ def start_of_status_date(date: dt.date, zone: dt.tzinfo = dt.UTC) -> dt.datetime
             field="status_date",
         )
     return start
-
-
-def ensure_not_in_future(moment: dt.datetime, *, field: str = "status_at") -> None:
-    """A status takes effect now or earlier; `field` names the input to blame."""
-    if moment > timezone.now() + FUTURE_TOLERANCE:
-        raise InvalidValue(
-            "The moment is in the future; a status can only be changed as of now or earlier.",
-            field=field,
-        )
 
 
 def ensure_not_too_early(moment: dt.datetime, *, field: str) -> None:

@@ -10,7 +10,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -51,7 +51,7 @@ from core.schema import (
     WRITE_ERRORS,
     error,
 )
-from core.views import RejectUnknownQueryParametersMixin, object_id
+from core.views import BodyAfterRecordMixin, RejectUnknownQueryParametersMixin, object_id
 
 # The path's id is a booking's integer id; routing takes digits only, so anything else
 # is a 404 before a view runs.
@@ -179,6 +179,7 @@ PRECONDITION_FAILED = error(
 )
 class BookingViewSet(
     VersionTagMixin,
+    BodyAfterRecordMixin,
     RejectUnknownQueryParametersMixin,
     mixins.ListModelMixin,
     viewsets.GenericViewSet,
@@ -206,16 +207,6 @@ class BookingViewSet(
             raise NotFound from None
         self.check_object_permissions(self.request, booking)
         return booking
-
-    def valid_body(self, serializer_class, **kwargs) -> dict:
-        """The body's validated data. When it is invalid, a booking not in the business
-        is still a 404 first (SPEC §13: 404, then 400, then 412)."""
-        body = serializer_class(data=self.request.data, **kwargs)
-        if not body.is_valid():
-            if "pk" in self.kwargs:
-                self.get_object()
-            raise ValidationError(body.errors)
-        return body.validated_data
 
     def allowed_query_parameters(self) -> set[str]:
         pages = {"cursor", "page_size"}
@@ -250,12 +241,12 @@ class BookingViewSet(
 
     @idempotent
     def create(self, request, *args, **kwargs):
-        body = self.valid_body(BookingCreateSerializer)
+        body = self.valid_body(BookingCreateSerializer).validated_data
         booking = actions.create_booking(self.business_id, **body, by=request.user)
         return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
-        fields = self.valid_body(BookingFieldsSerializer, partial=True)
+        fields = self.valid_body(BookingFieldsSerializer, partial=True).validated_data
         booking, _changed = actions.edit_booking(
             self.business_id, object_id(pk), fields, expected_versions=if_match_versions(request)
         )
@@ -270,7 +261,7 @@ class BookingViewSet(
     @action(detail=True, methods=["post"])
     @idempotent
     def change_status(self, request, pk=None):
-        change = self.valid_body(ChangeStatusSerializer)
+        change = self.valid_body(ChangeStatusSerializer).validated_data
         booking, _entry = actions.change_status(
             self.business_id,
             object_id(pk),
@@ -288,7 +279,7 @@ class BookingViewSet(
                 "Not accepted by a bulk change: send If-Match to each booking's own change_status.",
                 field="If-Match",
             )
-        change = self.valid_body(BulkChangeStatusSerializer)
+        change = self.valid_body(BulkChangeStatusSerializer).validated_data
         changed = actions.change_statuses(self.business_id, **change, by=request.user)
         bookings = [booking for booking, _entry in changed]
         return Response({"results": BookingSerializer(bookings, many=True).data})
@@ -372,10 +363,15 @@ class LostReasonsView(LostReasonsViewMixin, APIView):
         return Response(LostReasonSerializer(reason).data, status=status.HTTP_201_CREATED)
 
 
-class LostReasonView(LostReasonsViewMixin, APIView):
+class LostReasonView(LostReasonsViewMixin, BodyAfterRecordMixin, APIView):
     """GET and PATCH /v2/lost_reasons/{id}."""
 
     http_method_names = ["get", "patch", "head", "options"]
+
+    def get_object(self) -> LostReason:
+        """The reason a write targets: an unknown or another business's is a 404, then
+        a shared one a 403 (before the body's 400)."""
+        return self.reasons.entry(object_id(self.kwargs["pk"]))
 
     @extend_schema(
         summary="One lost reason of the caller's list, or a shared one",
@@ -410,9 +406,6 @@ class LostReasonView(LostReasonsViewMixin, APIView):
         },
     )
     def patch(self, request, pk: str):
-        body = LostReasonFieldsSerializer(data=request.data, partial=True)
-        if not body.is_valid():
-            self.reasons.entry(object_id(pk))  # an unknown or shared reason first
-            raise ValidationError(body.errors)
-        reason = self.reasons.update(object_id(pk), body.validated_data)
+        fields = self.valid_body(LostReasonFieldsSerializer, partial=True).validated_data
+        reason = self.reasons.update(object_id(pk), fields)
         return Response(LostReasonSerializer(reason).data)

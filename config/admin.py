@@ -18,7 +18,7 @@ class BookingStatusAdminSite(admin.AdminSite):
         """The models' sections, and on the index and in the sidebar a "Reports" one
         for those who may open the reports."""
         app_list = super().get_app_list(request, app_label)
-        if app_label is None and admin_views.may_view_reports(request.user):
-            app_list.append(admin_views.reports_section(self))
+        if app_label is None and admin_views.may_view_any_report(request.user):
+            app_list.append(admin_views.reports_section(self, request.user))
             app_list.sort(key=lambda section: section["name"].lower())
         return app_list

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "webhooks",
     "bookings",
     "statuses",
+    "appointments",
     "reports",
     "business_settings",
     "scheduler",

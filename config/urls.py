@@ -22,6 +22,7 @@ urlpatterns = [
     re_path(r"^v2/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^v2/business/?$", BusinessView.as_view(), name="business"),
     path("", include("statuses.urls")),
+    path("", include("appointments.urls")),
     re_path(r"^v2/events/?$", EventFeedView.as_view(), name="event-feed"),
     re_path(r"^v2/lost_reasons/?$", LostReasonsView.as_view(), name="lost-reasons"),
     re_path(r"^v2/lost_reasons/(?P<pk>[0-9]+)/?$", LostReasonView.as_view(), name="lost-reason"),

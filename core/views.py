@@ -101,3 +101,19 @@ def object_id(text: str) -> int:
     if len(text) > 19 or int(text) not in ID_RANGE:
         raise NotFound()
     return int(text)
+
+
+class BodyAfterRecordMixin:
+    """For a DRF viewset of one kind of record: the request's body read by an input
+    serializer, with the contract's order of refusals (404, then 400): a body that does
+    not validate on a path whose record is not the caller's is a 404, not a 400 naming
+    fields."""
+
+    def valid_body(self, serializer_class, **kwargs):
+        """The input serializer of `serializer_class`, validated."""
+        body = serializer_class(data=self.request.data, **kwargs)
+        if not body.is_valid():
+            if "pk" in self.kwargs:
+                self.get_object()
+            raise ValidationError(body.errors)
+        return body

@@ -1,6 +1,6 @@
-"""The admin's report pages (SPEC §11, §15.1): "Pipeline", the pipeline as a chart and a
-table followed by the time-in-status and lost-reasons tables, and each report as a CSV
-download.
+"""The admin's report pages (SPEC §11, §14.6, §15.1): "Pipeline", the pipeline as a chart
+and a table followed by the time-in-status and lost-reasons tables; "Appointments";
+and each report as a CSV download.
 
 Staff see their own business's reports (they need the view permission on bookings);
 superusers choose a business. The site (config/admin.py) mounts `urls()` and lists
@@ -18,7 +18,9 @@ from django.urls import path, reverse
 from django.views import View
 
 from accounts.models import Business, User
+from appointments.models import Resource
 from core.errors import InvalidValue
+from reports.appointments import APPOINTMENTS_COLUMNS, appointments_report
 from reports.chart import pipeline_chart
 from reports.queries import (
     LOST_REASONS_COLUMNS,
@@ -34,12 +36,49 @@ from reports.queries import (
 from reports.renderers import ResultsCSVRenderer
 
 WINDOW_PARAMETERS = ("from", "to", "interval")
-# Each report: how it is computed, its CSV's columns and how a row fills them (as the
-# API writes them).
+
+
+def resource_of(business: Business, query) -> int | None:
+    """The `resource` the query names, one of the business's; InvalidValue otherwise."""
+    choice = query.get("resource", "")
+    if not choice:
+        return None
+    resources = Resource.objects.for_business(business.pk)
+    if not (choice.isdigit() and len(choice) <= 18 and resources.filter(pk=choice).exists()):
+        raise InvalidValue("Choose one of the business's resources.", field="resource")
+    return int(choice)
+
+
+# Each report: how it is computed (for a business, a window and the query), its CSV's
+# columns (as the API writes them, a row flattened into them by the last item when it
+# has one), and the permission its page needs.
 REPORTS = {
-    "pipeline": (pipeline, PIPELINE_COLUMNS, None),
-    "time_in_status": (time_in_status, TIME_IN_STATUS_COLUMNS, None),
-    "lost_reasons": (lost_reasons, LOST_REASONS_COLUMNS, lost_reasons_csv_row),
+    "pipeline": (
+        lambda business, window, query: pipeline(business, window),
+        PIPELINE_COLUMNS,
+        "bookings.view_booking",
+        None,
+    ),
+    "time_in_status": (
+        lambda business, window, query: time_in_status(business, window),
+        TIME_IN_STATUS_COLUMNS,
+        "bookings.view_booking",
+        None,
+    ),
+    "appointments": (
+        lambda business, window, query: appointments_report(
+            business, window, resource_id=resource_of(business, query)
+        ),
+        APPOINTMENTS_COLUMNS,
+        "appointments.view_appointment",
+        None,
+    ),
+    "lost_reasons": (
+        lambda business, window, query: lost_reasons(business, window),
+        LOST_REASONS_COLUMNS,
+        "bookings.view_booking",
+        lost_reasons_csv_row,
+    ),
 }
 # The reports read the replica when one is configured (SPEC §12); when it cannot be
 # reached they answer 503, as the API's reports do (SPEC §13).
@@ -47,13 +86,16 @@ UNREACHABLE = (OperationalError, InterfaceError)
 UNAVAILABLE_MESSAGE = "The reports' database cannot be reached; try again in a moment."
 
 
-def may_view_reports(user: User) -> bool:
-    """Superusers, and staff of a business allowed to view its bookings."""
+def may_view_reports(user: User, permission: str = "bookings.view_booking") -> bool:
+    """Superusers, and staff of a business with `permission` (to view what the report
+    counts: its bookings, or its appointments)."""
     if not (user.is_active and user.is_staff):
         return False
-    return user.is_superuser or (
-        user.business_id is not None and user.has_perm("bookings.view_booking")
-    )
+    return user.is_superuser or (user.business_id is not None and user.has_perm(permission))
+
+
+def may_view_any_report(user: User) -> bool:
+    return any(may_view_reports(user, permission) for _, _, permission, _ in REPORTS.values())
 
 
 def urls(admin_site: AdminSite) -> list:
@@ -71,29 +113,42 @@ def urls(admin_site: AdminSite) -> list:
                 ),
                 name=f"reports_{report}_csv",
             )
-            for report, (_query, columns, flatten) in REPORTS.items()
+            for report, (_query, columns, _permission, flatten) in REPORTS.items()
+        ),
+        path(
+            "reports/appointments/",
+            admin_site.admin_view(AppointmentsPage.as_view(admin_site=admin_site)),
+            name="reports_appointments",
         ),
     ]
 
 
-def reports_section(admin_site: AdminSite) -> dict:
+def reports_section(admin_site: AdminSite, user: User) -> dict:
     """The "Reports" section of the index and the sidebar, shaped as the admin shapes
-    an app's."""
-    url = reverse("admin:reports_pipeline", current_app=admin_site.name)
+    an app's: the pages `user` may open."""
+    pages = [
+        (name, reverse(f"admin:reports_{report}", current_app=admin_site.name))
+        for name, report, permission in (
+            ("Pipeline", "pipeline", "bookings.view_booking"),
+            ("Appointments", "appointments", "appointments.view_appointment"),
+        )
+        if may_view_reports(user, permission)
+    ]
     return {
         "name": "Reports",
         "app_label": "reports",
-        "app_url": url,
+        "app_url": pages[0][1],
         "has_module_perms": True,
         "models": [
             {
-                "name": "Pipeline",
-                "object_name": "Pipeline",
+                "name": name,
+                "object_name": name,
                 "admin_url": url,
                 "add_url": None,
                 "view_only": True,
                 "perms": {"add": False, "change": False, "delete": False, "view": True},
             }
+            for name, url in pages
         ],
     }
 
@@ -186,7 +241,7 @@ class PipelinePage(View):
             ],
             **{
                 f"{report}_csv": f"{reverse(f'admin:reports_{report}_csv')}?{query}"
-                for report in REPORTS
+                for report in ("pipeline", "time_in_status", "lost_reasons")
             },
         }
 
@@ -200,20 +255,21 @@ class ReportCSV(View):
     csv_row = None
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        if not may_view_reports(request.user):
+        compute, _columns, permission, _flatten = REPORTS[self.report]
+        if not may_view_reports(request.user, permission):
             raise PermissionDenied
         try:
             business = chosen_business(request)
             if business is None:
                 raise InvalidValue("Choose a business.", field="business")
-            window = requested_window(request, business, interval_allowed=self.report == "pipeline")
+            window = requested_window(
+                request, business, interval_allowed=self.report in ("pipeline", "appointments")
+            )
+            rows = compute(business, window, request.GET)
         except InvalidValue as error:
             return HttpResponseBadRequest(
                 f"{error.field}: {error.message}", content_type="text/plain; charset=utf-8"
             )
-        compute, _columns, _flatten = REPORTS[self.report]
-        try:
-            rows = compute(business, window)
         except UNREACHABLE:
             return HttpResponse(
                 UNAVAILABLE_MESSAGE, status=503, content_type="text/plain; charset=utf-8"
@@ -223,3 +279,55 @@ class ReportCSV(View):
         filename = f"{self.report}-{business.pk}-{window.first}-{window.last}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+
+class AppointmentsPage(View):
+    """The appointments report (SPEC §14.6) as a table, beside the Pipeline."""
+
+    admin_site: AdminSite | None = None
+
+    def get(self, request: HttpRequest) -> TemplateResponse:
+        if not may_view_reports(request.user, "appointments.view_appointment"):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Appointments",
+            "intervals": Interval.choices,
+            "businesses": Business.objects.order_by("name") if request.user.is_superuser else [],
+            "chosen": {
+                name: request.GET.get(name, "")
+                for name in ("business", "resource", *WINDOW_PARAMETERS)
+            },
+        }
+        template = "admin/reports/appointments.html"
+        try:
+            business = chosen_business(request)
+            window = requested_window(request, business) if business else None
+            if business is not None:
+                context["resources"] = Resource.objects.for_business(business.pk).in_list_order()
+                resource_id = resource_of(business, request.GET)
+        except InvalidValue as error:
+            context["error"] = error
+            return TemplateResponse(request, template, context, status=400)
+        if business is None:
+            return TemplateResponse(request, template, context)
+        shown = {
+            "business": str(business.pk),
+            "resource": "" if resource_id is None else str(resource_id),
+            "from": window.first.isoformat(),
+            "to": window.last.isoformat(),
+            "interval": window.interval,
+        }
+        try:
+            rows = appointments_report(business, window, resource_id=resource_id)
+        except UNREACHABLE:
+            context["unavailable"] = UNAVAILABLE_MESSAGE
+            return TemplateResponse(request, template, context, status=503)
+        context.update(
+            business=business,
+            window=window,
+            chosen=shown,
+            rows=rows,
+            csv=f"{reverse('admin:reports_appointments_csv')}?{urlencode(shown)}",
+        )
+        return TemplateResponse(request, template, context)

@@ -347,8 +347,8 @@ def run(alias: str, sql: str, params: list) -> list[tuple]:
         if on_postgresql:
             # A pooled connection prepares a statement it has run DB_PREPARE_THRESHOLD
             # times, and PostgreSQL may then plan it once for every business: after a
-            # few small ones, a business of 100,000 bookings got a plan 1.2-1.7x slower
-            # than its own (docs/benchmarks.md). A report is planned for its business.
+            # few small ones, a busy business got a generic plan slower than its own.
+            # A report is planned for its business.
             cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         cursor.execute(sql, params)
         return cursor.fetchall()

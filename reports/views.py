@@ -1,5 +1,6 @@
-"""The reports API (SPEC §11, §15.1): `GET /v2/reports/pipeline`,
-`GET /v2/reports/time_in_status`, `GET /v2/reports/lost_reasons`."""
+"""The reports API (SPEC §11, §14.6, §15.1): `GET /v2/reports/pipeline`,
+`GET /v2/reports/time_in_status`, `GET /v2/reports/appointments`,
+`GET /v2/reports/lost_reasons`."""
 
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -12,11 +13,18 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts.models import Business
+from appointments.models import Resource
 from bookings.stamping import BookingStatus
+from core.errors import InvalidValue
 from core.negotiation import ContentNegotiation
 from core.renderers import JSONRenderer
 from core.schema import COMMON_ERRORS
 from core.views import RejectUnknownQueryParametersMixin
+from reports.appointments import (
+    APPOINTMENTS_COLUMNS,
+    APPOINTMENTS_DEFINITIONS,
+    appointments_report,
+)
 from reports.queries import (
     LOST_REASONS_COLUMNS,
     LOST_REASONS_DEFINITIONS,
@@ -52,6 +60,16 @@ class TimeInStatusRowSerializer(serializers.Serializer):
     stays = serializers.IntegerField()
     median_days = serializers.FloatField(allow_null=True)
     p90_days = serializers.FloatField(allow_null=True)
+
+
+class AppointmentsRowSerializer(serializers.Serializer):
+    bucket = serializers.DateField(help_text="The bucket's first local day.")
+    appointments = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    no_show = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    no_show_rate = serializers.FloatField(allow_null=True)
+    cancellation_rate = serializers.FloatField(allow_null=True)
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -93,6 +111,11 @@ class LostReasonsReportSerializer(serializers.Serializer):
     meta = ReportMetaSerializer()
 
 
+class AppointmentsReportSerializer(serializers.Serializer):
+    results = AppointmentsRowSerializer(many=True)
+    meta = ReportMetaSerializer()
+
+
 DATE_PARAMETERS = [
     OpenApiParameter("format", exclude=True),  # see AcceptHeaderNegotiation
     OpenApiParameter(
@@ -105,6 +128,11 @@ DATE_PARAMETERS = [
         "to", OpenApiTypes.DATE, description="Last local day, inclusive. Default: today."
     ),
 ]
+INTERVAL = OpenApiParameter(
+    "interval",
+    {"type": "string", "enum": Interval.values},
+    description="Bucket size; weeks start on Monday. Default: month.",
+)
 # Errors are JSON, also to a client that asked for CSV (ReportView.finalize_response).
 ERRORS = {(code, "application/json"): answer for code, answer in COMMON_ERRORS.items()}
 CSV = OpenApiResponse(
@@ -129,7 +157,7 @@ class ReportView(RejectUnknownQueryParametersMixin, APIView):
     content_negotiation_class = AcceptHeaderNegotiation
     csv_columns: tuple[str, ...] = ()
     # What the report is: its rows for a business and a window, and their definitions.
-    compute: Callable[[Business, ReportWindow], list[dict]]
+    compute: Callable[..., list[dict]]
     definitions: dict[str, str] = {}
     interval_allowed = False
 
@@ -143,7 +171,7 @@ class ReportView(RejectUnknownQueryParametersMixin, APIView):
         )
         return Response(
             {
-                "results": type(self).compute(business, window),
+                "results": self.rows(business, window),
                 "meta": {
                     **window.meta(with_interval=self.interval_allowed),
                     "definitions": self.definitions,
@@ -151,6 +179,9 @@ class ReportView(RejectUnknownQueryParametersMixin, APIView):
                 },
             }
         )
+
+    def rows(self, business: Business, window: ReportWindow) -> list[dict]:
+        return type(self).compute(business, window)
 
     def business(self) -> Business:
         """The caller's business with its zone, read from the primary."""
@@ -186,14 +217,7 @@ class PipelineView(ReportView):
             "to definite. `meta` gives the definitions, the zone and the range used. "
             f"More than {MAX_BUCKETS} buckets is a 400 naming `interval`."
         ),
-        parameters=[
-            *DATE_PARAMETERS,
-            OpenApiParameter(
-                "interval",
-                {"type": "string", "enum": Interval.values},
-                description="Bucket size; weeks start on Monday. Default: month.",
-            ),
-        ],
+        parameters=[*DATE_PARAMETERS, INTERVAL],
         responses={
             (200, "application/json"): PipelineReportSerializer,
             (200, "text/csv"): CSV,
@@ -227,6 +251,59 @@ class TimeInStatusView(ReportView):
     )
     def get(self, request):
         return super().get(request)
+
+
+class AppointmentsView(ReportView):
+    csv_columns = APPOINTMENTS_COLUMNS
+    compute = staticmethod(appointments_report)
+    definitions = APPOINTMENTS_DEFINITIONS
+    interval_allowed = True
+
+    def allowed_query_parameters(self) -> set[str]:
+        return {*super().allowed_query_parameters(), "resource_id"}
+
+    @extend_schema(
+        operation_id="v2_reports_appointments",
+        summary="Appointments by the local day they start, and how they ended",
+        description=(
+            "One row per bucket (`interval`) of the range, empty ones included, oldest "
+            "first, in the business's time zone: the appointments starting in it (DELETED "
+            "ones left out), how many are COMPLETED, NO_SHOW and CANCELLED now, and the "
+            "no-show and cancellation rates. `resource_id` narrows it to one resource. "
+            "`meta` gives the definitions, the zone and the range used. "
+            f"More than {MAX_BUCKETS} buckets is a 400 naming `interval`."
+        ),
+        parameters=[
+            *DATE_PARAMETERS,
+            INTERVAL,
+            OpenApiParameter(
+                "resource_id",
+                {"type": "integer", "minimum": 1},
+                description="Only this resource's appointments (one of the business's).",
+            ),
+        ],
+        responses={
+            (200, "application/json"): AppointmentsReportSerializer,
+            (200, "text/csv"): CSV,
+            **ERRORS,
+        },
+    )
+    def get(self, request):
+        return super().get(request)
+
+    def rows(self, business: Business, window: ReportWindow) -> list[dict]:
+        return appointments_report(business, window, resource_id=self.resource_id(business))
+
+    def resource_id(self, business: Business) -> int | None:
+        """`resource_id`, a resource of the business (another's is as unknown)."""
+        value = self.request.query_params.get("resource_id")
+        if not value:
+            return None
+        if not (value.isascii() and value.isdigit() and len(value) <= 18):
+            raise InvalidValue("Must be the id of one of your resources.", field="resource_id")
+        if not Resource.objects.for_business(business.pk).filter(pk=int(value)).exists():
+            raise InvalidValue("There is no such resource in your business.", field="resource_id")
+        return int(value)
 
 
 class LostReasonsView(ReportView):

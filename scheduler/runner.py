@@ -20,24 +20,12 @@ import threading
 from collections import Counter
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from scheduler.jobs import JOBS, Job
+from scheduler.jobs import BATCH_SIZE, JOBS, Job
 
 logger = logging.getLogger("scheduler")
-
-BATCH_SIZE = 500
-
-
-def run_batch(job: Job, now) -> tuple[int, int]:
-    """Lock up to BATCH_SIZE records `job` has due at `now` and move them, in one
-    transaction; return (records locked, records moved)."""
-    with transaction.atomic():
-        claimed = job.due(now).select_for_update(skip_locked=True, of=("self",))
-        locked = list(claimed[:BATCH_SIZE])
-        moved = job.move(locked, now) if locked else 0
-    return len(locked), moved
 
 
 class Scheduler:
@@ -59,7 +47,7 @@ class Scheduler:
         moved: Counter[str] = Counter()
         for job in self.jobs:
             while not self.stopping.is_set():
-                locked, count = run_batch(job, now)
+                locked, count = job.run_batch(now)
                 moved[job.name] += count
                 if count:
                     logger.info(

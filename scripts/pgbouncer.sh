@@ -37,6 +37,12 @@ auth_file = $dir/userlist.txt
 pool_mode = transaction
 max_client_conn = 1000
 default_pool_size = 40
+; While the server is down, a query waits this long for a server connection and then
+; fails (the app answers 503) rather than PgBouncer's default, longer than gunicorn's
+; worker timeout; and a failed login to the server is tried again a second later, not
+; fifteen, so that requests are served again soon after the server is back.
+query_wait_timeout = 3
+server_login_retry = 1
 logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 INI

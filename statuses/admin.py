@@ -18,7 +18,7 @@ from django.utils.html import format_html
 
 from accounts.models import Business
 from core.errors import DomainError, NotFound
-from statuses.models import WRITABLE_FIELDS, Status
+from statuses.models import DEPENDS_ON_MAX, WRITABLE_FIELDS, Status, StatusName
 from statuses.services import StatusList
 
 SHARED = "shared"
@@ -49,9 +49,30 @@ class BusinessListFilter(admin.SimpleListFilter):
 
 
 class StatusAdminForm(forms.ModelForm):
+    depends_on = forms.TypedMultipleChoiceField(
+        choices=StatusName.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Depends on",
+        help_text=(
+            "An appointment may enter this status only from one of these top-level "
+            "statuses (as well as the moves the list allows). None checked: no restriction."
+        ),
+    )
+
     class Meta:
         model = Status
-        fields = ["business", *WRITABLE_FIELDS]
+        fields = ["business", *(name for name in WRITABLE_FIELDS if name != "depends_on")]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("depends_on", self.instance.depends_on or [])
+
+    def clean_depends_on(self) -> list[str] | None:
+        chosen = self.cleaned_data["depends_on"]
+        if len(chosen) > DEPENDS_ON_MAX:
+            raise forms.ValidationError(f"Check at most {DEPENDS_ON_MAX}.")
+        return [name for name in StatusName.values if name in chosen] or None
 
     def clean(self):
         cleaned_data = super().clean()
@@ -97,7 +118,10 @@ class StatusAdmin(admin.ModelAdmin):
     list_select_related = ["business"]
     search_fields = ["sub_status", "status", "business__name", "=business__id"]
     ordering = ["business_id", "sort_order", "id"]
-    readonly_fields = ["depends_on", "created_at", "created_user", "modified_at", "modified_user"]
+    readonly_fields = ["created_at", "created_user", "modified_at", "modified_user"]
+    # dependsOn's column is not editable by a model form: StatusAdminForm declares the
+    # field, saved through StatusList like the others.
+    exclude = ["depends_on"]
     actions = ["fork_shared_list"]
     change_list_template = "admin/statuses/status/change_list.html"
     change_form_template = "admin/statuses/status/change_form.html"
@@ -171,6 +195,11 @@ class StatusAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return HttpResponseRedirect(request.get_full_path())
+        except DomainError as error:
+            # Refused by the list (e.g. appointments are in a status whose top-level
+            # status the edits change); the edits' transaction rolled back.
+            self.message_user(request, f"{error.message} Nothing was saved.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         context = {
@@ -183,6 +212,21 @@ class StatusAdmin(admin.ModelAdmin):
             # Deleted by someone else while this change was saved: the change's
             # transaction rolled back, and the admin says so as for any missing object.
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        except DomainError as error:
+            # Refused by the list (e.g. a status that appointments are in cannot change
+            # its top-level status; one in use cannot be deleted): nothing was written.
+            self.message_user(request, f"{error.message} Nothing was saved.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        # The page itself refuses a status that appointments or their history refer
+        # to (their foreign keys PROTECT it: Django lists them); one that became so
+        # since the page was shown is refused by the list on delete.
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as error:
+            self.message_user(request, f"{error.message} Nothing was deleted.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     # --- scoping ------------------------------------------------------------
 
@@ -210,6 +254,10 @@ class StatusAdmin(admin.ModelAdmin):
 
     def get_deleted_objects(self, objs, request):
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if protected:
+            # What protects the status (appointments in it, history entries that entered
+            # it) is the answer, not whether the user may delete those: nobody may.
+            perms_needed = set()
         # "Delete selected" asks for the delete permission without an object.
         if any(not self.may_write(request, status) for status in objs):
             perms_needed = {*perms_needed, "shared status"}

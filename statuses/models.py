@@ -2,8 +2,9 @@
 
 from typing import TYPE_CHECKING, Any
 
-from django.db import models
+from django.db import connections, models
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from core.errors import AlreadyExists
@@ -33,7 +34,25 @@ class StatusType(models.TextChoices):
 
 
 # The fields a caller may set (API body, admin form); everything else is the server's.
-WRITABLE_FIELDS = ("status", "sub_status", "status_type", "active", "sort_order", "user_selectable")
+WRITABLE_FIELDS = (
+    "status",
+    "sub_status",
+    "status_type",
+    "active",
+    "sort_order",
+    "user_selectable",
+    "depends_on",
+)
+# `dependsOn`: null, or 1 to this many distinct top-level names.
+DEPENDS_ON_MAX = 10
+
+# Sent by StatusList.update inside its transaction, once the status is saved (its lock
+# held), with `status` as saved and `previous`, a Status holding the values it had
+# before. The apps that put records in a status answer it: they may refuse the change
+# by raising a core.errors.DomainError (the transaction rolls back, nothing is
+# written), or bring their records in line in the same transaction. statuses imports
+# none of them.
+status_changed = Signal()
 
 
 def ensure_writable(fields: dict[str, Any]) -> None:
@@ -59,6 +78,28 @@ class StatusQuerySet(SharedListQuerySet):
         """The status of one list (a business's, or the shared one for None) with this
         status and sub-status: at most one, by the unique constraints."""
         return self.filter(business_id=business_id, status=status, sub_status=sub_status)
+
+    def locked_for_entry(self, business_id: int, status_id: int) -> "Status | None":
+        """Status `status_id` of the business's own list or of the shared one (else
+        None), as committed now, share-locked until the transaction ends: for a write
+        that puts a record in it. Such writes do not wait for one another, but a change
+        to the status (StatusList.update locks it FOR NO KEY UPDATE) waits for them and
+        they for it: the change then sees every record put in it, and a record never
+        enters it under a name or meaning it no longer has. Call it in a transaction.
+
+        Written in SQL because the ORM cannot say FOR SHARE. SQLite has no row locks
+        (its writers are serialised by BEGIN IMMEDIATE), so the clause is left out
+        there, as Django leaves out FOR UPDATE."""
+        connection = connections[self.db]
+        quote = connection.ops.quote_name
+        table, business = quote(Status._meta.db_table), quote("business_id")
+        sql = (
+            f"SELECT * FROM {table} WHERE {quote('id')} = %s "
+            f"AND ({business} = %s OR {business} IS NULL)"
+        )
+        if connection.vendor == "postgresql":
+            sql += " FOR SHARE"
+        return next(iter(self.raw(sql, [status_id, business_id])), None)
 
 
 class Status(models.Model):

@@ -22,7 +22,13 @@ from core.serializers import (
     refuse_control_characters,
 )
 from core.tenant_lists import SORT_ORDER_MAX
-from statuses.models import SUB_STATUS_MAX_LENGTH, Status, StatusName, StatusType
+from statuses.models import (
+    DEPENDS_ON_MAX,
+    SUB_STATUS_MAX_LENGTH,
+    Status,
+    StatusName,
+    StatusType,
+)
 from statuses.representation import epoch_milliseconds, status_json
 
 # Every status object has exactly these keys, in this order (the seed's).
@@ -62,9 +68,37 @@ class EpochMillisecondsField(serializers.ReadOnlyField):
         return epoch_milliseconds(value)
 
 
-@extend_schema_field({"type": "array", "items": {}, "nullable": True, "readOnly": True})
-class DependsOnField(serializers.JSONField):
-    """What the status depends on: an array, or null. Read-only."""
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "enum": StatusName.values},
+        "minItems": 1,
+        "maxItems": DEPENDS_ON_MAX,
+        "uniqueItems": True,
+        "nullable": True,
+    }
+)
+class DependsOnField(serializers.Field):
+    """The top-level statuses an appointment must be in to enter this status: null (no
+    restriction beyond the list's moves), or 1 to DEPENDS_ON_MAX distinct top-level
+    names (`OPEN`, not a sub-status), kept in the order given."""
+
+    default_error_messages = {
+        "invalid": f"Must be null or a list of 1 to {DEPENDS_ON_MAX} distinct top-level "
+        f"statuses ({', '.join(StatusName.values)}).",
+    }
+
+    def to_internal_value(self, data):
+        if data is None:
+            return None
+        if not isinstance(data, list) or not 1 <= len(data) <= DEPENDS_ON_MAX:
+            self.fail("invalid")
+        if any(name not in StatusName.values for name in data) or len(set(data)) != len(data):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
 
 
 def choice_errors(choices: list[str]) -> dict[str, str]:
@@ -124,6 +158,7 @@ class StatusFieldsSerializer(serializers.Serializer):
         source="sort_order", required=False, min_value=0, max_value=SORT_ORDER_MAX
     )
     userSelectable = StrictBooleanField(source="user_selectable", required=False)
+    dependsOn = DependsOnField(source="depends_on", required=False, allow_null=True)
 
 
 class StatusWriteSerializer(StatusFieldsSerializer):
@@ -151,7 +186,7 @@ class StatusSerializer(serializers.Serializer):
         source="created_at", help_text="Milliseconds since 1970-01-01T00:00:00Z."
     )
     createdUser = serializers.CharField(source="created_user", read_only=True, allow_null=True)
-    dependsOn = DependsOnField(source="depends_on", read_only=True, allow_null=True)
+    dependsOn = DependsOnField(source="depends_on", read_only=True)
     modifiedDate = EpochMillisecondsField(
         source="modified_at",
         allow_null=True,

@@ -9,17 +9,19 @@ shared one, then an unknown one or another business's), then the fields. The uni
 constraints decide duplicates, so two concurrent writers of one name cannot both win.
 """
 
+import copy
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from accounts.models import Business
-from core.errors import AlreadyExists, NotAllowed
+from core.errors import AlreadyExists, Conflict, NotAllowed
 from core.tenant_lists import CopyOnFirstWriteList
 from statuses.events import status_created, status_deleted, status_updated, statuses_copied
-from statuses.models import Status, ensure_writable, username_of
+from statuses.models import Status, ensure_writable, status_changed, username_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -98,20 +100,25 @@ class StatusList(CopyOnFirstWriteList):
     def update(self, status_id: int, fields: dict[str, Any], *, by: "User") -> Status:
         """Update status `status_id` of the list with the writable fields in `fields`
         (others keep their values), stamp `modified_at`/`modified_user`, and return it
-        as stored. Refuses as `status()` does, also when the status is deleted while
-        this waits for it, and raises AlreadyExists when the new status and sub-status
-        are another status's of the list; nothing is written then."""
+        as stored; the apps with records in it hear of it (`status_changed`), in the
+        same transaction. Refuses as `status()` does, also when the status is deleted
+        while this waits for it, raises AlreadyExists when the new status and
+        sub-status are another status's of the list, and whatever a receiver of
+        `status_changed` raises (e.g. a Conflict: appointments are in it); nothing is
+        written then."""
         ensure_writable(fields)
         try:
             with transaction.atomic():
                 self._lock()
                 status = self.status(status_id, for_update=True)
+                previous = copy.copy(status)
                 for name, value in fields.items():
                     setattr(status, name, value)
                 status.modified_at = timezone.now()
                 status.modified_user = username_of(by)
                 status.save(update_fields=[*fields, "modified_at", "modified_user"])
                 status_updated(status)
+                status_changed.send(sender=Status, status=status, previous=previous)
         except IntegrityError as error:
             named = Status(status=fields.get("status"), sub_status=fields.get("sub_status"))
             raise named.duplicate_error() from error
@@ -122,12 +129,21 @@ class StatusList(CopyOnFirstWriteList):
     def remove(self, status_id: int) -> Status:
         """Delete status `status_id` of the list and write `status.deleted` with the
         status as it was, in one transaction; return it. Refuses as `status()` does,
-        also when the status is deleted while this waits for it."""
-        with transaction.atomic():
-            self._lock()
-            status = self.status(status_id, for_update=True)
-            status_deleted(status)
-            status.delete()
+        also when the status is deleted while this waits for it, and with a Conflict
+        while records of other apps refer to it (their foreign keys PROTECT it: an
+        appointment in it, a history entry that entered it)."""
+        try:
+            with transaction.atomic():
+                self._lock()
+                status = self.status(status_id, for_update=True)
+                status_deleted(status)
+                status.delete()
+        except ProtectedError as error:
+            raise Conflict(
+                f"{status} is in use (appointments are in it, or their history entered "
+                "it), so it cannot be deleted; deactivate it instead.",
+                field="statusId",
+            ) from error
         return status
 
     remove.alters_data = True

@@ -106,3 +106,62 @@ def wait_for(condition, seconds: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+@pytest.fixture
+def shared_statuses(db) -> None:
+    """The shared default status list, as its migration installs it. A transactional
+    test may start on a database that an earlier one flushed; the migration's function
+    skips what is there."""
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    migration = importlib.import_module("statuses.migrations.0002_shared_default_statuses")
+    migration.install_shared_defaults(django_apps, None)
+
+
+@pytest.fixture
+def chair(business):
+    """An active resource of `business`."""
+    from appointments.actions import create_resource
+
+    return create_resource(business.id, name="Chair 1")
+
+
+@pytest.fixture
+def book(api, chair):
+    """POST /v2/appointments for `business` (on `chair` unless told otherwise, 09:00 to
+    09:30 UTC on 2025-03-04 unless told otherwise); returns the response."""
+
+    def make(**fields):
+        body = {
+            "resource_id": chair.pk,
+            "starts_at": "2025-03-04T09:00:00Z",
+            "ends_at": "2025-03-04T09:30:00Z",
+            "client_name": "Ada Lovelace",
+            **fields,
+        }
+        return api.post("/v2/appointments", body, format="json")
+
+    return make
+
+
+def appointment_rows(business) -> dict:
+    """Every row an appointment write may touch, as it is: compared before and after a
+    refused request, which must write nothing."""
+    from appointments.models import Appointment, AppointmentStatusChange, Resource
+    from events.models import Event
+    from statuses.models import Status
+
+    return {
+        model.__name__: list(model.objects.filter(business=business).order_by("pk").values())
+        for model in (Appointment, AppointmentStatusChange, Resource, Status, Event)
+    }
+
+
+def own_status(business, status: str, sub_status: str | None = None):
+    """The business's own status `status` / `sub_status` (the same name by default)."""
+    from statuses.models import Status
+
+    return Status.objects.get(business=business, status=status, sub_status=sub_status or status)

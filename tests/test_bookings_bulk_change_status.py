@@ -171,6 +171,7 @@ def test_an_idempotency_key_replays_the_first_answer(api, make_booking):
     assert BookingStatusChange.objects.count() == 1
 
 
+@pytest.mark.query_budget("post", "/v2/bookings/change_status")
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [2, 90])
 def test_the_statements_do_not_grow_with_the_number_of_ids(api, django_assert_num_queries, count):

@@ -19,6 +19,7 @@ def add_bookings(make_booking, count: int) -> list:
     return bookings
 
 
+@pytest.mark.query_budget("get", "/v2/bookings")
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [3, 30])
 def test_a_list_page_costs_the_same_whatever_its_length(
@@ -30,6 +31,7 @@ def test_a_list_page_costs_the_same_whatever_its_length(
     assert len(response.json()["results"]) == count
 
 
+@pytest.mark.query_budget("get", "/v2/bookings/{id}")
 @pytest.mark.django_db
 def test_retrieve(api, make_booking, django_assert_num_queries):
     booking = make_booking()
@@ -37,6 +39,7 @@ def test_retrieve(api, make_booking, django_assert_num_queries):
         assert api.get(f"/v2/bookings/{booking.pk}").status_code == 200
 
 
+@pytest.mark.query_budget("get", "/v2/bookings/{id}/status_history")
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [1, 20])
 def test_status_history_page_costs_the_same_whatever_its_length(
@@ -50,6 +53,7 @@ def test_status_history_page_costs_the_same_whatever_its_length(
     assert len(response.json()["results"]) == count
 
 
+@pytest.mark.query_budget("post", "/v2/bookings/{id}/change_status")
 @pytest.mark.django_db
 def test_change_status(api, make_booking, django_assert_num_queries):
     booking = make_booking()
@@ -65,6 +69,9 @@ def test_change_status(api, make_booking, django_assert_num_queries):
     assert statements.count("INSERT") == 2
 
 
+@pytest.mark.query_budget("post", "/v2/bookings")
+@pytest.mark.query_budget("patch", "/v2/bookings/{id}")
+@pytest.mark.query_budget("delete", "/v2/bookings/{id}")
 @pytest.mark.django_db
 def test_create_and_patch_and_delete(api, make_booking, django_assert_num_queries):
     with django_assert_num_queries(AUTH + ATOMIC + 1 + EVENT):

@@ -54,6 +54,7 @@ def test_a_zone_must_be_an_exact_name_of_the_zone_database(business, name):
     assert "timezone" in raised.value.message_dict
 
 
+@pytest.mark.query_budget("get", "/v2/business")
 @pytest.mark.django_db
 def test_get_business_returns_the_callers_business(
     api, business, other_business, django_assert_num_queries

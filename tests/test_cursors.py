@@ -35,10 +35,15 @@ def list_urls(client, business, make_booking) -> list[str]:
     endpoint = WebhookEndpoint.objects.create(
         business=business, url="https://hooks.example.com/in", event_types=["*"]
     )
+    appointment = add_appointments(business)
     paths = cursor_paginated_paths(client)
     assert {"/v2/bookings", "/v2/bookings/{id}/status_history"} <= set(paths)
     # Each list's path id: one of the caller's objects of the kind the path names.
-    owner_ids = {"/v2/bookings/": booking.pk, "/v2/webhook_endpoints/": endpoint.pk}
+    owner_ids = {
+        "/v2/bookings/": booking.pk,
+        "/v2/webhook_endpoints/": endpoint.pk,
+        "/v2/appointments/": appointment.pk,
+    }
     return [
         path.replace(
             "{id}", str(next(pk for prefix, pk in owner_ids.items() if path.startswith(prefix)))
@@ -47,6 +52,27 @@ def list_urls(client, business, make_booking) -> list[str]:
         else path
         for path in paths
     ]
+
+
+def add_appointments(business):
+    """Two appointments, the first with two history entries; returns the first."""
+    from appointments.actions import Target, change_status, create_appointment
+
+    start = dt.datetime(2025, 3, 4, 9, tzinfo=dt.UTC)
+    made = [
+        create_appointment(
+            business.pk,
+            {
+                "resource_id": None,
+                "starts_at": start + dt.timedelta(hours=hours),
+                "ends_at": start + dt.timedelta(hours=hours, minutes=30),
+                "client_name": "Client",
+            },
+        )
+        for hours in (0, 1)
+    ]
+    change_status(business.pk, made[0].pk, Target(status="CANCELLED", sub_status="CANCELLED"))
+    return made[0]
 
 
 def b64(raw: bytes) -> str:
@@ -94,7 +120,8 @@ def test_a_cursor_in_drfs_unsigned_format_is_refused(api, list_urls, crafted):
 
 @pytest.mark.django_db
 def test_the_cursors_handed_out_walk_every_list_both_ways(api, list_urls):
-    for url in [url for url in list_urls if url.startswith("/v2/bookings")]:  # the lists with rows
+    with_rows = ("/v2/bookings", "/v2/appointments")
+    for url in [url for url in list_urls if url.startswith(with_rows)]:
         first = api.get(url, {"page_size": 1}).json()
         second = api.get(first["next"]).json()
         assert second["results"] != first["results"]

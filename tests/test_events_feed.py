@@ -266,6 +266,7 @@ def test_a_purged_after_is_gone(api, business):
     assert api.get(f"/v2/events?after={kept.public_id}").status_code == 200
 
 
+@pytest.mark.query_budget("get", "/v2/events")
 @pytest.mark.parametrize("count", [3, 30])
 @pytest.mark.parametrize("filtered", [False, True])
 def test_a_page_costs_the_same_whatever_its_length(

@@ -14,6 +14,7 @@ PROJECT_PACKAGES = {
     "events",
     "bookings",
     "statuses",
+    "appointments",
     "webhooks",
     "reports",
     "business_settings",
@@ -25,10 +26,11 @@ MAY_IMPORT = {
     "events": {"accounts", "core"},
     "bookings": {"accounts", "core", "events"},
     "statuses": {"accounts", "core", "events"},
+    "appointments": {"statuses", "accounts", "core", "events"},
     "webhooks": {"accounts", "core", "events"},
-    "reports": {"bookings", "accounts", "core"},
+    "reports": {"bookings", "appointments", "statuses", "accounts", "core"},
     "business_settings": {"events", "accounts", "core"},
-    "scheduler": {"bookings", "events", "accounts", "core"},
+    "scheduler": {"bookings", "appointments", "statuses", "events", "accounts", "core"},
 }
 
 

@@ -19,7 +19,8 @@ pytestmark = [
     pytest.mark.skipif(
         not BINARIES, reason="needs Debian's postgresql (scripts/install-os-packages.sh)"
     ),
-    # It starts a server of its own (3 s); once per CI run is enough: in the PostgreSQL pass.
+    # It starts a server of its own, which is slow; once per CI run is enough: in the
+    # PostgreSQL pass.
     pytest.mark.skipif(connection.vendor != "postgresql", reason="run in the PostgreSQL pass"),
 ]
 

@@ -337,7 +337,7 @@ def test_the_login_page_says_the_product_name(client, db):
 
 @pytest.mark.parametrize("path", [PAGE, "/admin/reports/time_in_status.csv"])
 def test_an_unreachable_reports_database_is_a_503(staff_client, monkeypatch, path):
-    def unreachable(business, window):
+    def unreachable(business, window, *query):
         raise OperationalError("connection refused")
 
     # The page computes the pipeline first; the downloads look their report up.

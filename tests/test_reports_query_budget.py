@@ -13,6 +13,8 @@ ZONE = 1  # the business's time zone
 REPORT = 2 if connection.vendor == "postgresql" else 1
 
 
+@pytest.mark.query_budget("get", "/v2/reports/pipeline")
+@pytest.mark.query_budget("get", "/v2/reports/time_in_status")
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [1, 20])
 @pytest.mark.parametrize("report", ["pipeline", "time_in_status"])
@@ -48,3 +50,31 @@ def test_the_lost_reasons_report_costs_the_same_whatever_the_history(
 
     assert response.status_code == 200
     assert sum(row["lost"] for row in response.json()["results"]) == count
+
+
+@pytest.mark.query_budget("get", "/v2/reports/appointments")
+@pytest.mark.parametrize("count", [1, 20])
+def test_the_appointments_report_costs_the_same_whatever_the_appointments(
+    api, business, chair, django_assert_num_queries, count
+):
+    from appointments.actions import create_appointment
+
+    start = dt.datetime(2025, 1, 10, 9, tzinfo=dt.UTC)
+    for n in range(count):
+        create_appointment(
+            business.pk,
+            {
+                "resource_id": chair.pk,
+                "starts_at": start + dt.timedelta(hours=n),
+                "ends_at": start + dt.timedelta(hours=n, minutes=30),
+                "client_name": "Client",
+            },
+        )
+
+    # One statement (the ORM's), and with resource_id the resource's check.
+    with django_assert_num_queries(AUTH + ZONE + 1):
+        response = api.get("/v2/reports/appointments?from=2025-01-01")
+    with django_assert_num_queries(AUTH + ZONE + 2):
+        api.get(f"/v2/reports/appointments?from=2025-01-01&resource_id={chair.pk}")
+
+    assert sum(row["appointments"] for row in response.json()["results"]) == count

@@ -12,7 +12,8 @@ from django.utils import timezone
 from bookings.lost_reasons import LostReasonList
 from bookings.models import Booking, BookingStatusChange, LostReason
 from events.models import Event
-from scheduler.runner import BATCH_SIZE, Scheduler
+from scheduler.jobs import BATCH_SIZE
+from scheduler.runner import Scheduler
 from tests.test_booking_lost_reasons import written
 from tests.test_metrics import PROMETHEUS_ACCEPT, samples
 
@@ -239,7 +240,7 @@ def test_no_reminder_when_the_business_turns_them_off(api, business, make_bookin
 def test_a_hold_already_past_expires_without_a_reminder(api, make_booking):
     booking = make_booking()
     hold(api, booking, T + dt.timedelta(days=1), at=T)
-    assert run_schedules().endswith("(hold_reminder: 0, hold_expiry: 1)\n")
+    assert "(hold_reminder: 0, hold_expiry: 1, " in run_schedules()
     assert not events_of(booking, "booking.hold_expiring")
 
 
@@ -297,3 +298,55 @@ def test_the_gauges_show_how_late_the_work_is(settings, client, api, make_bookin
     found = samples(client.get("/metrics", HTTP_ACCEPT=PROMETHEUS_ACCEPT).content.decode())
     assert found[("scheduler_due_records", (("job", "hold_expiry"),))] == 0
     assert found[("scheduler_oldest_due_age_seconds", (("job", "hold_expiry"),))] == 0
+
+
+# --- appointments ---------------------------------------------------------------------
+
+
+def ended_appointment(business, hours_ago: float):
+    from appointments.actions import create_appointment
+
+    ends_at = timezone.now() - dt.timedelta(hours=hours_ago)
+    return create_appointment(
+        business.pk,
+        {
+            "resource_id": None,
+            "starts_at": ends_at - dt.timedelta(minutes=30),
+            "ends_at": ends_at,
+            "client_name": "Client",
+        },
+    )
+
+
+def test_appointments_are_completed_after_their_business_s_delay(api, business, other_business):
+    business.auto_complete_after_hours = 2
+    business.save()
+    due, recent = ended_appointment(business, 3), ended_appointment(business, 1)
+    theirs = ended_appointment(other_business, 300)  # their business completes none
+
+    assert "appointment_completion: 1" in run_schedules()
+
+    got = api.get(f"/v2/appointments/{due.pk}").json()
+    assert (got["status"], got["status_at"], got["completed_at"]) == (
+        "COMPLETED",
+        got["ends_at"],
+        got["ends_at"],
+    )
+    [*_, last] = api.get(f"/v2/appointments/{due.pk}/status_history").json()["results"]
+    assert (last["source"], last["changed_by"]) == ("system", None)
+    for left in (recent, theirs):
+        left.refresh_from_db()
+        assert left.status == "OPEN"
+    assert "appointment_completion: 0" in run_schedules()
+
+
+def test_the_gauges_count_appointments_due_for_completion(settings, client, business):
+    settings.METRICS_ENABLED = True
+    settings.METRICS_TOKEN = ""
+    business.auto_complete_after_hours = 1
+    business.save()
+    ended_appointment(business, 2)
+    found = samples(client.get("/metrics", HTTP_ACCEPT=PROMETHEUS_ACCEPT).content.decode())
+    assert found[("scheduler_due_records", (("job", "appointment_completion"),))] == 1
+    age = found[("scheduler_oldest_due_age_seconds", (("job", "appointment_completion"),))]
+    assert 3500 < age < 3700

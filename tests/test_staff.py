@@ -24,6 +24,11 @@ STAFF_PAGES = [
     "/admin/webhooks/webhookendpoint/add/",
     "/admin/webhooks/delivery/",
     "/admin/reports/pipeline/",
+    "/admin/appointments/appointment/",
+    "/admin/appointments/appointment/add/",
+    "/admin/appointments/appointment/board/",
+    "/admin/appointments/resource/",
+    "/admin/reports/appointments/",
 ]
 SUPERUSER_PAGES = ["/admin/accounts/business/", "/admin/accounts/user/", "/admin/auth/group/"]
 
@@ -71,6 +76,13 @@ def test_the_staff_group_holds_what_every_app_declares():
         "webhooks.change_delivery",
         "business_settings.view_businesssettings",
         "business_settings.change_businesssettings",
+        "appointments.view_resource",
+        "appointments.add_resource",
+        "appointments.change_resource",
+        "appointments.view_appointment",
+        "appointments.add_appointment",
+        "appointments.change_appointment",
+        "appointments.view_appointmentstatuschange",
     }
 
 

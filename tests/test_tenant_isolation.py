@@ -8,6 +8,8 @@ import datetime as dt
 import pytest
 
 from accounts.models import Business
+from appointments.actions import Target, change_status, create_appointment, create_resource
+from appointments.models import Appointment, AppointmentStatusChange, Resource
 from bookings.lost_reasons import LostReasonList
 from bookings.models import Booking, BookingStatusChange, LostReason
 from core.models import IdempotencyKey
@@ -34,6 +36,17 @@ def victim_data(business, api_user, fake_dns):
         business=business, url="https://hooks.example.com/victim", event_types=["*"]
     )
     delivery = Delivery.objects.create(endpoint=endpoint, event=event, status=DeliveryStatus.FAILED)
+    resource = create_resource(business.id, name="Victim's chair")
+    appointment = create_appointment(
+        business.id,
+        {
+            "resource_id": resource.pk,
+            "starts_at": dt.datetime(2025, 3, 4, 9, tzinfo=dt.UTC),
+            "ends_at": dt.datetime(2025, 3, 4, 9, 30, tzinfo=dt.UTC),
+            "client_name": "Private client",
+        },
+    )
+    change_status(business.id, appointment.pk, Target(status="OPEN", sub_status="RUNNING_LATE"))
     return {
         "booking": booking,
         "status": Status.objects.for_business(business.id).first(),
@@ -41,6 +54,8 @@ def victim_data(business, api_user, fake_dns):
         "endpoint": endpoint,
         "delivery": delivery,
         "lost_reason": reason,
+        "resource": resource,
+        "appointment": appointment,
     }
 
 
@@ -79,6 +94,10 @@ def victim_snapshot(business) -> dict:
             Delivery.objects.filter(endpoint__business=business).order_by("id").values()
         ),
         "events": list(Event.objects.filter(business=business).order_by("id").values()),
+        **{
+            model.__name__: list(model.objects.filter(business=business).order_by("id").values())
+            for model in (Resource, Appointment, AppointmentStatusChange)
+        },
     }
 
 
@@ -131,6 +150,28 @@ def attacks(victim, business, attacker_status, attacker_booking):
 
     def endpoint_in_own_business(body):
         assert not WebhookEndpoint.objects.filter(pk=body["id"], business=business).exists()
+
+    resource_id, appointment_id = victim["resource"].pk, victim["appointment"].pk
+    resource_path = f"/v2/resources/{resource_id}"
+    appointment_path = f"/v2/appointments/{appointment_id}"
+
+    def no_victim_resources(body):
+        assert resource_id not in [r["id"] for r in body["results"]]
+
+    def resource_in_own_business_removed_again(body):
+        assert not Resource.objects.filter(pk=body["id"], business=business).exists()
+        # Removed again, so that the same attack with an Idempotency-Key creates it anew
+        # rather than meeting its name.
+        Resource.objects.filter(pk=body["id"]).delete()
+
+    def no_victim_appointments(body):
+        assert appointment_id not in [a["id"] for a in body["results"]]
+
+    def names_resource_id(body):
+        assert "resource_id" in body
+
+    def counts_no_victim_appointments(body):
+        assert sum(row["appointments"] for row in body["results"]) == 0
 
     booking_path = f"/v2/bookings/{booking_id}"
     endpoint_id, delivery_id = victim["endpoint"].pk, victim["delivery"].pk
@@ -233,6 +274,66 @@ def attacks(victim, business, attacker_status, attacker_booking):
             },
             403,
             None,
+        ),
+        ("get", "/v2/resources", "/v2/resources", None, 200, no_victim_resources),
+        (
+            "post",
+            "/v2/resources",
+            "/v2/resources",
+            {"name": "Mine"},
+            201,
+            resource_in_own_business_removed_again,
+        ),
+        ("get", "/v2/resources/{id}", resource_path, None, 404, None),
+        ("patch", "/v2/resources/{id}", resource_path, {"active": False}, 404, None),
+        ("get", "/v2/appointments", "/v2/appointments", None, 200, no_victim_appointments),
+        # Another business's resource is as unknown as one that does not exist.
+        (
+            "post",
+            "/v2/appointments",
+            "/v2/appointments",
+            {
+                "resource_id": resource_id,
+                "starts_at": "2025-03-04T10:00:00Z",
+                "ends_at": "2025-03-04T10:30:00Z",
+                "client_name": "Squatter",
+            },
+            400,
+            names_resource_id,
+        ),
+        ("get", "/v2/appointments/{id}", appointment_path, None, 404, None),
+        ("patch", "/v2/appointments/{id}", appointment_path, {"notes": "pwned"}, 404, None),
+        (
+            "post",
+            "/v2/appointments/{id}/change_status",
+            f"{appointment_path}/change_status",
+            {"status_id": victim["appointment"].list_status_id},
+            404,
+            None,
+        ),
+        (
+            "get",
+            "/v2/appointments/{id}/status_history",
+            f"{appointment_path}/status_history",
+            None,
+            404,
+            None,
+        ),
+        (
+            "get",
+            "/v2/reports/appointments",
+            "/v2/reports/appointments?from=2025-03-01&to=2025-03-31",
+            None,
+            200,
+            counts_no_victim_appointments,
+        ),
+        (
+            "get",
+            "/v2/reports/appointments",
+            f"/v2/reports/appointments?resource_id={resource_id}",
+            None,
+            400,
+            names_resource_id,
         ),
         ("get", "/v2/webhook_endpoints", "/v2/webhook_endpoints", None, 200, no_victim_endpoints),
         # The victim's booking was created today, and its lead stay ended on 2025-01-10.

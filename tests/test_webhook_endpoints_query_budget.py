@@ -31,6 +31,7 @@ def add_deliveries(endpoint: WebhookEndpoint, count: int) -> list[Delivery]:
     ]
 
 
+@pytest.mark.query_budget("get", "/v2/webhook_endpoints")
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [1, 12])
 def test_list(api, business, django_assert_num_queries, count):
@@ -40,12 +41,14 @@ def test_list(api, business, django_assert_num_queries, count):
         assert len(api.get("/v2/webhook_endpoints").json()["results"]) == count
 
 
+@pytest.mark.query_budget("get", "/v2/webhook_endpoints/{id}")
 @pytest.mark.django_db
 def test_retrieve(api, endpoint, django_assert_num_queries):
     with django_assert_num_queries(AUTH + 1):
         assert api.get(f"/v2/webhook_endpoints/{endpoint.pk}").status_code == 200
 
 
+@pytest.mark.query_budget("post", "/v2/webhook_endpoints")
 @pytest.mark.django_db
 def test_create(api, django_assert_num_queries):
     # The business row locked, the count, the insert.
@@ -53,6 +56,7 @@ def test_create(api, django_assert_num_queries):
         assert api.post("/v2/webhook_endpoints", {"url": URL}).status_code == 201
 
 
+@pytest.mark.query_budget("patch", "/v2/webhook_endpoints/{id}")
 @pytest.mark.django_db
 def test_patch(api, endpoint, django_assert_num_queries):
     # The scoped read, the locked re-read, the update.
@@ -61,12 +65,14 @@ def test_patch(api, endpoint, django_assert_num_queries):
     assert response.status_code == 200
 
 
+@pytest.mark.query_budget("post", "/v2/webhook_endpoints/{id}/rotate_secret")
 @pytest.mark.django_db
 def test_rotate_secret(api, endpoint, django_assert_num_queries):
     with django_assert_num_queries(AUTH + 1 + ATOMIC + 2):
         assert api.post(f"/v2/webhook_endpoints/{endpoint.pk}/rotate_secret").status_code == 200
 
 
+@pytest.mark.query_budget("get", "/v2/webhook_endpoints/{id}/deliveries")
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [1, 30])
 def test_deliveries_page(api, endpoint, django_assert_num_queries, count):
@@ -76,6 +82,7 @@ def test_deliveries_page(api, endpoint, django_assert_num_queries, count):
     assert len(response.json()["results"]) == count
 
 
+@pytest.mark.query_budget("post", "/v2/webhook_endpoints/{id}/deliveries/{delivery_id}/retry")
 @pytest.mark.django_db
 def test_retry(api, endpoint, django_assert_num_queries):
     (delivery,) = add_deliveries(endpoint, 1)
@@ -85,6 +92,7 @@ def test_retry(api, endpoint, django_assert_num_queries):
     assert response.status_code == 202
 
 
+@pytest.mark.query_budget("delete", "/v2/webhook_endpoints/{id}")
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [0, 20])
 def test_delete_drops_the_deliveries_in_one_statement(

@@ -4,7 +4,7 @@ back, without being restarted itself.
 
 It needs a server it may stop, so it starts a throwaway cluster of its own with
 scripts/postgres.sh (as tests/test_postgres_script.py does), in the PostgreSQL pass
-only. About 20 s, bounded at 60 s by the waits below.
+only. Bounded at 60 s by the waits below.
 """
 
 import os

@@ -3,15 +3,14 @@
 Added nullable and without its FOREIGN KEY, filled from each entry's booking, then
 made NOT NULL with the constraint and the index. The constraint comes after the
 fill because then PostgreSQL validates it in one pass over the table; added first,
-it queues a deferred check per row updated, which took twice as long (200,000
-bookings, 248,556 entries: 8.0 s against 4.3 s on a loaded machine), and those
-pending checks would also forbid the ALTERs in the same transaction.
+it queues a deferred check per row updated, which is slower than one validating
+pass, and those pending checks would also forbid the ALTERs in the same transaction.
 
 One UPDATE for the whole table, not batches by pk range: PostgreSQL runs the
 migration in one transaction anyway (batches would need a non-atomic migration
-and could leave a half-filled column behind), and the statement runs seconds per
-million entries. It is the ORM's correlated sub-select, which both databases run
-alike; PostgreSQL's UPDATE ... FROM join measured the same."""
+and could leave a half-filled column behind), and one statement over the table is
+the cheapest way to fill it. It is the ORM's correlated sub-select, which both
+databases run alike; PostgreSQL's UPDATE ... FROM join was no faster."""
 
 import django.db.models.deletion
 from django.db import migrations, models

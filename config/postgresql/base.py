@@ -2,22 +2,21 @@
 psycopg's own timestamp parsing.
 
 Django asks the pool to check every connection it hands out (`CONN_HEALTH_CHECKS`),
-which costs each request a round trip to the server and 0.14 ms of CPU on the
-benchmark machine. Here a connection is checked only when it sat unused for longer
-than `OPTIONS["pool_check_idle"]` seconds. Under load connections go out again
-within milliseconds of coming back, and one that has just worked is almost certainly
-alive (HikariCP's `aliveBypassWindowMs` rests on the same reasoning). One that died
-in between fails its request, which answers 503 with Retry-After, and the pool
-discards it.
+which costs each request a round trip to the server and the CPU to make it. Here a
+connection is checked only when it sat unused for longer than
+`OPTIONS["pool_check_idle"]` seconds. Under load connections go out again right after
+coming back, and one that has just worked is almost certainly alive (HikariCP's
+`aliveBypassWindowMs` rests on the same reasoning). One that died in between fails its
+request, which answers 503 with Retry-After, and the pool discards it.
 
 Django reads every `timestamptz` through its own loader, a Python subclass of
-psycopg's pure-Python one, so each value is parsed by a regular expression in Python:
-about 6 µs, 1.2 ms of a 50-booking page's CPU. When Django wants UTC (USE_TZ with no
-database TIME_ZONE, as here) its loader only stamps `datetime.timezone.utc` on what
-psycopg parsed in the session's time zone, which Django sets to UTC on every
-connection; psycopg's own loader returns the same values with the same tzinfo,
-and with psycopg[binary] it is written in C. Plain cursors use it; server-side
-cursors keep Django's.
+psycopg's pure-Python one, so each value is parsed by a regular expression in Python,
+which a page of bookings (several timestamps each) pays for every row. When Django
+wants UTC (USE_TZ with no database TIME_ZONE, as here) its loader only stamps
+`datetime.timezone.utc` on what psycopg parsed in the session's time zone, which Django
+sets to UTC on every connection; psycopg's own loader returns the same values with the
+same tzinfo, and with psycopg[binary] it is written in C. Plain cursors use it;
+server-side cursors keep Django's.
 
 Upstream: Django ticket #36960, https://code.djangoproject.com/ticket/36960. A test
 (tests/test_timestamp_loading.py) fails once Django's loader stops being the

@@ -7,14 +7,12 @@ is downloaded: the browser is the system's Chromium (scripts/install-os-packages
 Without it these tests skip on a developer's machine and fail in CI (env CI set).
 """
 
-import importlib
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -134,12 +132,3 @@ def log_in(live_server) -> Callable[[Page, User], None]:
         )
 
     return log_in_as
-
-
-@pytest.fixture
-def shared_statuses(db) -> None:
-    """The shared default status list, as its migration installs it. A transactional
-    test may start on a database that an earlier one flushed; the migration's function
-    skips what is there."""
-    migration = importlib.import_module("statuses.migrations.0002_shared_default_statuses")
-    migration.install_shared_defaults(django_apps, None)

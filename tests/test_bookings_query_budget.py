@@ -147,6 +147,9 @@ def test_a_hold_costs_no_query(api, make_booking, django_assert_num_queries):
     assert response.status_code == 200
 
 
+@pytest.mark.query_budget("get", "/v2/lost_reasons")
+@pytest.mark.query_budget("get", "/v2/lost_reasons/{id}")
+@pytest.mark.query_budget("patch", "/v2/lost_reasons/{id}")
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [1, 30])
 def test_the_lost_reasons_cost_the_same_whatever_the_list(
@@ -168,6 +171,7 @@ def test_the_lost_reasons_cost_the_same_whatever_the_list(
     assert response.status_code == 200
 
 
+@pytest.mark.query_budget("post", "/v2/lost_reasons")
 @pytest.mark.django_db
 def test_the_first_post_forks_in_one_insert(api, django_assert_num_queries):
     # The business's row locked, its last sort order (none: the first write), the
@@ -180,6 +184,7 @@ def test_the_first_post_forks_in_one_insert(api, django_assert_num_queries):
     assert response.status_code == 201
 
 
+@pytest.mark.query_budget("patch", "/v2/business")
 @pytest.mark.django_db
 def test_the_business_and_its_settings(api, django_assert_num_queries):
     with django_assert_num_queries(AUTH + 1):

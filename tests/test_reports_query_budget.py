@@ -32,6 +32,7 @@ def test_a_report_costs_the_same_whatever_the_history(
     assert response.status_code == 200
 
 
+@pytest.mark.query_budget("get", "/v2/reports/lost_reasons")
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [1, 20])
 def test_the_lost_reasons_report_costs_the_same_whatever_the_history(

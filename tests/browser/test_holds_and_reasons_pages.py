@@ -11,10 +11,11 @@ from django.apps import apps as django_apps
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from accounts.models import Business
 from bookings.models import LostReason
+from tests.browser import test_local_time_and_lists
 
 pytestmark = pytest.mark.django_db(transaction=True)
+new_york = test_local_time_and_lists.new_york  # the business, on New York's clock
 
 
 @pytest.fixture
@@ -23,13 +24,6 @@ def shared_lost_reasons(db) -> None:
     may start on a database an earlier one flushed)."""
     migration = importlib.import_module("bookings.migrations.0008_lost_reasons")
     migration.install_shared_defaults(django_apps, None)
-
-
-@pytest.fixture
-def new_york(business) -> Business:
-    Business.objects.filter(pk=business.pk).update(timezone="America/New_York")
-    business.refresh_from_db()
-    return business
 
 
 def test_a_hold_is_set_on_the_business_clock_and_listed(

@@ -7,6 +7,7 @@ person's change in progress wins over the scheduler."""
 import datetime as dt
 import importlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -118,7 +119,7 @@ def test_two_schedulers_started_together_move_each_hold_exactly_once(business, o
         outputs.append(output.decode())
     assert_each_moved_exactly_once(holds)
     # Both took part, or one found everything done: either way 500 in all.
-    moved = [int(out.rsplit("hold_expiry: ", 1)[1].split(")")[0]) for out in outputs]
+    moved = [int(re.search(r"hold_expiry: (\d+)[,)]", out)[1]) for out in outputs]
     assert sum(moved) == 500
 
 

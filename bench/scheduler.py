@@ -91,7 +91,7 @@ def log(message: str) -> None:
 
 
 def in_database(url: str, name: str) -> str:
-    return url.rsplit("/", 1)[0] + "/" + name
+    return f"{url.rsplit('/', 1)[0]}/{name}"
 
 
 def run(env: dict, *args: str) -> str:
@@ -106,20 +106,18 @@ def drop(conn: psycopg.Connection, name: str) -> None:
 def copy(admin_url: str, template: str, name: str) -> str:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         drop(conn, name)
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)
-            )
-        )
+        create = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
+        conn.execute(create.format(sql.Identifier(name), sql.Identifier(template)))
     return in_database(admin_url, name)
 
 
 def build_template(admin_url: str, template: str, options, env: dict) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,)).fetchone()
-        if found:
-            log(f"{template}: reusing it")
-            return
+        if found:  # reused, migrated to this code's schema
+            env = {**env, "DATABASE_URL": in_database(admin_url, template)}
+            migrated = run(env, sys.executable, "manage.py", "migrate", "--no-input", "-v", "0")
+            return log(f"{template}: reused {migrated}".strip())
         drop(conn, template + "_building")
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template + "_building")))
     url = in_database(admin_url, template + "_building")

@@ -65,15 +65,21 @@ def serve(arguments: list[str]) -> None:
     manage("seed_demo", "--server-url", server_url(address))
     manage("seed_demo_appointments", "--business", DEMO_BUSINESS_ID)
     print(f"Serving on {server_url(address)}/ (admin at /admin/, API at /v2/bookings and /status)")
-    # The demo's webhooks may go to receivers on this machine; a worker runs beside it.
+    # The demo's webhooks may go to receivers on this machine.
     os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_HOSTS", "1")
     os.environ.setdefault("WEBHOOK_ALLOW_HTTP", "1")
-    worker = subprocess.Popen([str(PYTHON), "manage.py", "deliver_webhooks"], cwd=ROOT)
+    # Beside the server: the webhook worker, and the scheduler that expires holds.
+    workers = [
+        subprocess.Popen([str(PYTHON), "manage.py", command], cwd=ROOT)
+        for command in ("deliver_webhooks", "run_schedules")
+    ]
     try:
         manage("runserver", "--noreload", address)
     finally:
-        worker.terminate()  # SIGTERM: it finishes its attempts in flight
-        worker.wait()
+        for worker in workers:
+            worker.terminate()  # SIGTERM: each finishes what it has in hand
+        for worker in workers:
+            worker.wait()
 
 
 def test(arguments: list[str]) -> None:

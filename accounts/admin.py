@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.admin_scoping import SuperuserOnlyAdmin
-from accounts.models import ApiToken, Business, User, available_time_zones
+from accounts.models import SETTINGS_FIELDS, ApiToken, Business, User, available_time_zones
 from core.errors import DomainError
 
 
@@ -22,6 +22,9 @@ class BusinessForm(forms.ModelForm):
 class BusinessAdmin(SuperuserOnlyAdmin):
     form = BusinessForm
     list_display = ["id", "name", "timezone", "created_at"]
+    # The business's own settings are changed on its "Business settings" page, which
+    # writes their event (business_settings).
+    readonly_fields = SETTINGS_FIELDS
     list_filter = ["timezone"]
     search_fields = ["name", "=id"]
 

@@ -8,6 +8,7 @@ import zoneinfo
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.dispatch import Signal
 
@@ -47,6 +48,13 @@ def available_time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+# A business's own preferences (SPEC §15.3), which its API users and staff change; the
+# name and the time zone are the operator's.
+SETTINGS_FIELDS = ("require_lost_reason", "hold_reminder_hours", "auto_complete_after_hours")
+HOLD_REMINDER_HOURS_MAX = 720
+AUTO_COMPLETE_HOURS_MAX = 720
+
+
 class Business(models.Model):
     """The tenant. Ids are chosen by the operator (e.g. 43111), not generated."""
 
@@ -61,9 +69,39 @@ class Business(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # The business's settings (SETTINGS_FIELDS), changed through business_settings.
+    require_lost_reason = models.BooleanField(
+        default=False, help_text="A change to lost must name a lost reason."
+    )
+    hold_reminder_hours = models.PositiveSmallIntegerField(
+        default=24,
+        validators=[MaxValueValidator(HOLD_REMINDER_HOURS_MAX)],
+        help_text="Hours before a hold expires when booking.hold_expiring is sent; 0: never.",
+    )
+    auto_complete_after_hours = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(AUTO_COMPLETE_HOURS_MAX)],
+        help_text="Hours after its end when an appointment still open is completed; empty: never.",
+    )
+
     class Meta:
         verbose_name_plural = "businesses"
         ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(hold_reminder_hours__lte=HOLD_REMINDER_HOURS_MAX),
+                name="business_hold_reminder_hours_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(auto_complete_after_hours__isnull=True)
+                | models.Q(
+                    auto_complete_after_hours__gte=1,
+                    auto_complete_after_hours__lte=AUTO_COMPLETE_HOURS_MAX,
+                ),
+                name="business_auto_complete_after_hours_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
@@ -97,6 +135,22 @@ class Business(models.Model):
         return dict(response for _receiver, response in responses)
 
     set_timezone.alters_data = True
+
+    def apply_settings(self, settings: dict) -> list[str]:
+        """Set the settings given (names of SETTINGS_FIELDS, validated values) on this
+        instance and return the names of those whose value changed, in the order of
+        SETTINGS_FIELDS. Saving them is the caller's (business_settings.actions)."""
+        unknown = set(settings) - set(SETTINGS_FIELDS)
+        if unknown:  # a programming error: callers pass validated settings
+            raise ValueError(f"Not settings: {', '.join(sorted(unknown))}")
+        changed = [
+            name
+            for name in SETTINGS_FIELDS
+            if name in settings and settings[name] != getattr(self, name)
+        ]
+        for name in changed:
+            setattr(self, name, settings[name])
+        return changed
 
 
 class BusinessUserManager(UserManager):

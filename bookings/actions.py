@@ -15,28 +15,34 @@ The API, the admin, the commands and the scheduler all write through here; the m
 
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Business, time_zone
 from bookings import events
+from bookings.lost_reasons import reason_for_change
 from bookings.models import (
     BIGINT_RANGE,
     EDITABLE_FIELDS,
+    HOLD_FIELD,
     NEXT_VERSION,
     Booking,
     BookingStatusChange,
+    LostReason,
 )
 from bookings.stamping import (
+    KEEP_HOLD,
     BookingStatus,
+    ChangeDetails,
+    Hold,
+    ensure_hold_fits,
     ensure_known_status,
     status_moment,
-    status_stamp,
 )
 from core.conditional import ensure_version
-from core.errors import NotFound
+from core.errors import InvalidValue, NotFound
 from core.models import ChangeSource
 from events.models import Event
 
@@ -60,21 +66,78 @@ class BookingsNotFound(NotFound):
         return {"detail": self.message, "ids": self.ids}
 
 
-def business_zone(business_id: int, *, lock: bool = False) -> dt.tzinfo:
-    """The business's time zone, read now. A status change reads it after taking its
-    bookings' locks, so that a zone change committed meanwhile is seen, and a zone
-    change waits for a status change that holds one of them (SPEC §13). A new booking
-    has no row a zone change would lock: with `lock`, its create takes the business's
-    row (FOR NO KEY UPDATE, as a zone change does) so that the two cannot interleave."""
+class BusinessRules(NamedTuple):
+    """What a status change reads of its business: its zone and its settings."""
+
+    zone: dt.tzinfo
+    require_lost_reason: bool
+
+
+def business_rules(business_id: int, *, lock: bool = False) -> BusinessRules:
+    """The business's zone and `require_lost_reason`, read now (one query). A status
+    change reads them after taking its bookings' locks, so that a zone change committed
+    meanwhile is seen, and a zone change waits for a status change that holds one of
+    them (SPEC §13). A new booking has no row a zone change would lock: with `lock`,
+    its create takes the business's row (FOR NO KEY UPDATE, as a zone change does) so
+    that the two cannot interleave."""
     businesses = Business.objects.filter(pk=business_id)
     if lock:
         businesses = businesses.select_for_update(no_key=True)
-    return time_zone(businesses.values_list("timezone", flat=True).get())
+    name, require_lost_reason = businesses.values_list("timezone", "require_lost_reason").get()
+    return BusinessRules(time_zone(name), require_lost_reason)
+
+
+def ensure_details_fit(
+    status: str | None,
+    *,
+    lost_reason_id: int | None,
+    lost_note: str | None,
+    hold_until: dt.datetime | None | Hold,
+) -> None:
+    """A reason and a note go with lost, a hold with tentative: any of them with
+    another status is an InvalidValue naming it."""
+    if status != BookingStatus.LOST:
+        for name, value in (("lost_reason_id", lost_reason_id), ("lost_note", lost_note)):
+            if value is not None:
+                raise InvalidValue(f"Only a change to lost takes a {name}.", field=name)
+    if status != BookingStatus.TENTATIVE and hold_until is not KEEP_HOLD:
+        raise InvalidValue("Only a change to tentative takes a hold_until.", field=HOLD_FIELD)
+
+
+def change_details(
+    business_id: int,
+    status: str,
+    moment: dt.datetime,
+    rules: BusinessRules,
+    *,
+    lost_reason_id: int | None,
+    lost_note: str | None,
+    hold_until: dt.datetime | None | Hold,
+) -> ChangeDetails:
+    """What a change to `status` at `moment` stamps besides the status, checked: the
+    reason `lost_reason_id` (an active reason of the business's list, required when the
+    business requires one) and `lost_note` for lost, `hold_until` (after the moment)
+    for tentative. InvalidValue naming the field otherwise."""
+    reason = None
+    if status == BookingStatus.LOST:
+        if lost_reason_id is not None:
+            reason = reason_for_change(business_id, lost_reason_id).record()
+        elif rules.require_lost_reason:
+            raise InvalidValue(
+                "Your business requires a reason for every lost booking: send a "
+                "lost_reason_id (GET /v2/lost_reasons lists them).",
+                field="lost_reason_id",
+            )
+    if isinstance(hold_until, dt.datetime):
+        ensure_hold_fits(hold_until, after=moment)
+    return ChangeDetails(
+        moment, rules.zone, lost_reason=reason, lost_note=lost_note or None, hold_until=hold_until
+    )
 
 
 def ensure_editable(fields: dict[str, Any]) -> None:
     """A programming error, not a client's: callers pass validated ordinary fields."""
-    unknown = set(fields) - set(EDITABLE_FIELDS)
+    unknown = set(fields) - {*EDITABLE_FIELDS, HOLD_FIELD}
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
 
@@ -114,26 +177,33 @@ def create_booking(
     status: str | None = None,
     at: dt.datetime | None = None,
     on: dt.date | None = None,
+    lost_reason_id: int | None = None,
+    lost_note: str | None = None,
+    hold_until: dt.datetime | None | Hold = KEEP_HOLD,
     by: "User" = None,
     source: str = ChangeSource.API,
 ) -> Booking:
     """Create a booking of the business from its ordinary `fields` (EDITABLE_FIELDS). It
     starts as lead; with a `status` it is inserted already stamped as a change would
-    stamp it (at `at`, else the start of the day `on` in the business's zone, else now)
-    and a history entry from lead is recorded: one write, whose `booking.created` and
-    then `booking.status_changed` both carry the final booking (SPEC §13). Raises
-    InvalidValue (naming the field) and writes nothing when `ends_at` is before
-    `starts_at`, or the status or moment is refused."""
+    stamp it (at `at`, else the start of the day `on` in the business's zone, else now;
+    with the reason, note or hold a change takes) and a history entry from lead is
+    recorded: one write, whose `booking.created` and then `booking.status_changed` both
+    carry the final booking (SPEC §13). Raises InvalidValue (naming the field) and
+    writes nothing when `ends_at` is before `starts_at`, or the status, moment, reason
+    or hold is refused."""
     ensure_editable(fields)
     booking = Booking(business_id=business_id, **fields)
     booking.ensure_ends_not_before_starts()
+    asked = {"lost_reason_id": lost_reason_id, "lost_note": lost_note, "hold_until": hold_until}
     if status is not None:
         ensure_known_status(status)
+        ensure_details_fit(status, **asked)
     with transaction.atomic():
         if status is not None:
-            zone = business_zone(business_id, lock=True)
-            moment = status_moment(at, on, zone) or timezone.now()
-            for name, value in status_stamp(status, moment, zone).items():
+            rules = business_rules(business_id, lock=True)
+            moment = status_moment(at, on, rules.zone) or timezone.now()
+            details = change_details(business_id, status, moment, rules, **asked)
+            for name, value in details.stamp(status, booking).items():
                 setattr(booking, name, value)
         booking.updated_at = booking.created_at
         booking.save(force_insert=True)
@@ -165,30 +235,40 @@ def edit_booking(
     *,
     expected_versions: Collection[int] | None = None,
 ) -> tuple[Booking, list[str]]:
-    """Edit the booking's ordinary fields (PATCH, the admin's change form): compare
-    `fields` with the stored values under the lock and save exactly those that differ,
-    with `updated_at` and the version, and write `booking.updated` naming them (in the
-    order of EDITABLE_FIELDS). Returns the booking as stored and those names. When no
-    stored value changes it writes nothing (SPEC §13). Raises NotFound, then
-    InvalidValue (naming `ends_at`) when it would end before it starts, then
-    StaleVersion; nothing is written then."""
+    """Edit the booking's ordinary fields (PATCH, the admin's change form), and its
+    `hold_until` while it is tentative (PATCH): compare `fields` with the stored values
+    under the lock and save exactly those that differ, with `updated_at` and the
+    version, and write `booking.updated` naming them (in the order of EDITABLE_FIELDS,
+    then hold_until). A new hold re-arms its reminder. Returns the booking as stored and
+    those names. When no stored value changes it writes nothing (SPEC §13).
+
+    Raises NotFound; then InvalidValue naming `ends_at` when it would end before it
+    starts; Conflict naming `hold_until` when the booking is not tentative; InvalidValue
+    naming `hold_until` when the hold would not end after `tentative_at` or would run
+    past LONGEST_HOLD; then StaleVersion. Nothing is written then."""
     ensure_editable(fields)
     with transaction.atomic():
         booking = lock_booking(business_id, pk)
         changed = [
             name
-            for name in EDITABLE_FIELDS
+            for name in (*EDITABLE_FIELDS, HOLD_FIELD)
             if name in fields and fields[name] != getattr(booking, name)
         ]
         for name in changed:
             setattr(booking, name, fields[name])
         booking.ensure_ends_not_before_starts()
+        if HOLD_FIELD in fields:
+            booking.ensure_hold_editable()
         ensure_version(booking.version, expected_versions)
         if not changed:
             return booking, []
+        saved = [*changed, "updated_at", "version"]
+        if HOLD_FIELD in changed:
+            booking.hold_reminded_at = None
+            saved.append("hold_reminded_at")
         booking.updated_at = timezone.now()
         booking.version += 1
-        booking.save(update_fields=[*changed, "updated_at", "version"])
+        booking.save(update_fields=saved)
         Event.objects.write([events.updated(booking, changed)])
     return booking, changed
 
@@ -203,30 +283,39 @@ def change_statuses(
     *,
     at: dt.datetime | None = None,
     on: dt.date | None = None,
+    lost_reason_id: int | None = None,
+    lost_note: str | None = None,
+    hold_until: dt.datetime | None | Hold = KEEP_HOLD,
     by: "User" = None,
     source: str = ChangeSource.API,
     expected_versions: Collection[int] | None = None,
 ) -> list[tuple[Booking, BookingStatusChange]]:
     """Change the status of the bookings `ids` (distinct) of the business, all or
-    nothing (SPEC §3, §10): each gets `status`, its own `<status>_at`/`<status>_date`
-    stamped with the one moment (`at`, else the start of the day `on` in the business's
-    zone, else now, taken once), the other statuses' dates kept (leaving lost clears
-    `lost_*`), its version bumped, one history entry and one `booking.status_changed`,
-    written in ascending id. Returns (booking, entry) pairs in the order of `ids`.
+    nothing (SPEC §3, §10, §15): each gets `status`, its own `<status>_at`/
+    `<status>_date` stamped with the one moment (`at`, else the start of the day `on`
+    in the business's zone, else now, taken once), the other statuses' dates kept,
+    what `status_stamp` sets and clears (for lost the reason `lost_reason_id` as
+    recorded now and `lost_note`; for tentative `hold_until`, or the hold kept), its
+    version bumped, one history entry and one `booking.status_changed`, written in
+    ascending id. Returns (booking, entry) pairs in the order of `ids`.
 
     Raises BookingsNotFound listing the ids not in the business, then InvalidValue
-    (naming the field) for an unknown status or a refused moment, then StaleVersion
-    when `expected_versions` is given and a locked booking's version is not among them;
-    nothing is written then."""
+    (naming the field) for an unknown status, a refused moment, a reason or hold that
+    does not go with the status or is not one the business may record, then
+    StaleVersion when `expected_versions` is given and a locked booking's version is
+    not among them; nothing is written then."""
+    asked = {"lost_reason_id": lost_reason_id, "lost_note": lost_note, "hold_until": hold_until}
     ensure_known_status(status)
+    ensure_details_fit(status, **asked)
     with transaction.atomic():
         locked = lock_bookings(business_id, ids)
-        zone = business_zone(business_id)
-        moment = status_moment(at, on, zone) or timezone.now()
+        rules = business_rules(business_id)
+        moment = status_moment(at, on, rules.zone) or timezone.now()
+        details = change_details(business_id, status, moment, rules, **asked)
         for booking in locked.values():
             ensure_version(booking.version, expected_versions)
         changes = apply_status_change(
-            list(locked.values()), status, lambda _booking: moment, zone, by=by, source=source
+            list(locked.values()), status, lambda _booking: details, by=by, source=source
         )
     by_pk = {booking.pk: (booking, change) for booking, change in changes}
     return [by_pk[pk] for pk in ids]
@@ -247,35 +336,33 @@ def change_status(
 def apply_status_change(
     bookings: list[Booking],
     status: str,
-    moment_of: Callable[[Booking], dt.datetime],
-    zone: dt.tzinfo,
+    details_of: Callable[[Booking], ChangeDetails],
     *,
     by: "User",
     source: str,
 ) -> list[tuple[Booking, BookingStatusChange]]:
-    """The one implementation of a status change, for `bookings` (of one business,
-    locked and read under the lock by the caller, in ascending id) that move to
-    `status`, each at `moment_of(booking)`, in the business's `zone`: stamps them
-    (status_stamp), saves them, and writes their history entries and events, in that
-    order. Returns (booking, entry) pairs in the order given."""
+    """The one implementation of a status change, for `bookings` (locked and read under
+    the lock by the caller, in ascending id) that move to `status`, each with
+    `details_of(booking)` (its moment, its business's zone, a reason or a hold):
+    stamps them (status_stamp), saves them, and writes their history entries and
+    events, in that order. Returns (booking, entry) pairs in the order given."""
     now = timezone.now()
     previous = [booking.status for booking in bookings]
-    stamps = [status_stamp(status, moment_of(booking), zone) for booking in bookings]
+    details = [details_of(booking) for booking in bookings]
+    pairs = list(zip(bookings, details, strict=True))
+    moments = [detail.moment_of(booking) for booking, detail in pairs]
+    stamps = [detail.stamp(status, booking) for booking, detail in pairs]
     for booking, stamp in zip(bookings, stamps, strict=True):
         for name, value in stamp.items():
             setattr(booking, name, value)
         booking.updated_at = now
         booking.version += 1
-    save_stamps(bookings, stamps, now)
+    save_stamps(bookings, status, details, stamps, now)
     changes = BookingStatusChange.objects.bulk_create(
         BookingStatusChange.of(
-            booking=booking,
-            from_status=from_status,
-            status_at=moment_of(booking),
-            by=by,
-            source=source,
+            booking=booking, from_status=from_status, status_at=moment, by=by, source=source
         )
-        for booking, from_status in zip(bookings, previous, strict=True)
+        for booking, from_status, moment in zip(bookings, previous, moments, strict=True)
     )
     Event.objects.write(
         events.status_changed(booking, change)
@@ -284,10 +371,27 @@ def apply_status_change(
     return list(zip(bookings, changes, strict=True))
 
 
-def save_stamps(bookings: list[Booking], stamps: list[dict[str, Any]], now: dt.datetime) -> None:
+def save_stamps(
+    bookings: list[Booking],
+    status: str,
+    details: list[ChangeDetails],
+    stamps: list[dict[str, Any]],
+    now: dt.datetime,
+) -> None:
     """Write the stamps the bookings were just given: one UPDATE when they all got the
-    same (one moment for all: the API's changes), else one UPDATE setting each its own
-    (Django's bulk_update: e.g. holds expiring, each at its own moment)."""
+    same (one moment for all: the API's changes); one UPDATE per details shared when
+    each booking's moment is its own column, stated in SQL (the scheduler's expiry:
+    each hold at its `hold_until`, in its business's zone); else one UPDATE setting
+    each its own (Django's bulk_update)."""
+    if all(detail.moment_field for detail in details):
+        shared: dict[int, tuple[ChangeDetails, list[int]]] = {}
+        for booking, detail in zip(bookings, details, strict=True):
+            shared.setdefault(id(detail), (detail, []))[1].append(booking.pk)
+        for detail, pks in shared.values():
+            Booking.objects.filter(pk__in=pks).update(
+                **detail.sql_stamp(status), updated_at=now, version=NEXT_VERSION
+            )
+        return
     first = stamps[0]
     if all(stamp == first for stamp in stamps):
         Booking.objects.filter(pk__in=[booking.pk for booking in bookings]).update(
@@ -296,6 +400,54 @@ def save_stamps(bookings: list[Booking], stamps: list[dict[str, Any]], now: dt.d
         return
     names = sorted({name for stamp in stamps for name in stamp})
     Booking.objects.bulk_update(bookings, [*names, "updated_at", "version"])
+
+
+# --- what time does to holds (SPEC §16) -------------------------------------------------
+# The scheduler finds the due bookings (BookingQuerySet.holds_lapsed,
+# holds_due_for_reminder), locks a batch of them in its own transaction, and moves them
+# here. Each is re-checked on its locked row first: a change a person made meanwhile
+# wins.
+
+
+def expire_holds(bookings: list[Booking], now: dt.datetime) -> list[Booking]:
+    """Move the locked `bookings` whose hold has lapsed by `now` to lost, through the one
+    status change: the moment each hold's `hold_until`, the reason its business's
+    `hold_expired` (its own list's, else the shared one), in its business's zone,
+    source `system`, changed_by null (history, event, version, as any change). The
+    others (confirmed meanwhile, their hold moved) are left alone. Returns those
+    expired."""
+    lapsed = [booking for booking in bookings if booking.hold_lapsed(now)]
+    if not lapsed:
+        return []
+    reasons = LostReason.objects.system_reasons({booking.business_id for booking in lapsed})
+    # One set of details per reason: the bookings that share it are written together.
+    expiries = {
+        reason.pk: ChangeDetails(None, None, lost_reason=reason.record(), moment_field=HOLD_FIELD)
+        for reason in reasons.values()
+    }
+    apply_status_change(
+        sorted(lapsed, key=lambda booking: booking.pk),
+        BookingStatus.LOST,
+        lambda booking: expiries[reasons[booking.business_id].pk],
+        by=None,
+        source=ChangeSource.SYSTEM,
+    )
+    return lapsed
+
+
+def remind_holds(bookings: list[Booking], now: dt.datetime) -> list[Booking]:
+    """Send the reminder of each locked booking of `bookings` whose hold is due for one
+    at `now` (and has not lapsed): one `booking.hold_expiring` with the booking as it
+    is, and its `hold_reminded_at` noted. Bookkeeping, not an edit: no version bump,
+    no `booking.updated` (SPEC §17). Returns those reminded."""
+    due = [booking for booking in bookings if booking.hold_reminder_due(now)]
+    if not due:
+        return []
+    Booking.objects.filter(pk__in=[booking.pk for booking in due]).update(hold_reminded_at=now)
+    for booking in due:
+        booking.hold_reminded_at = now
+    Event.objects.write(events.hold_expiring(booking) for booking in due)
+    return due
 
 
 # --- delete ---------------------------------------------------------------------------

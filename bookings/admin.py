@@ -25,16 +25,19 @@ from accounts.models import Business
 from bookings import actions
 from bookings.actions import BULK_CHANGE_LIMIT
 from bookings.forms import BookingAdminForm, ChangeStatusForm
-from bookings.models import EDITABLE_FIELDS, Booking, BookingStatusChange
+from bookings.models import EDITABLE_FIELDS, HOLDING, Booking, BookingStatusChange
 from core.errors import DomainError, NotFound
 from core.models import ChangeSource
 
 STATUS_FIELDS = [
     "status",
     ("tentative_date", "tentative_moment"),
+    "hold",
     ("definite_date", "definite_moment"),
     ("lost_date", "lost_moment"),
+    ("lost_reason_label", "lost_note"),
 ]
+HOLD_SOON = dt.timedelta(days=7)
 HISTORY_ON_CHANGE_STATUS_PAGE = 50
 
 
@@ -94,7 +97,7 @@ class StatusChangeInline(admin.TabularInline):
     """The audit trail, read-only and newest first."""
 
     model = BookingStatusChange
-    fields = ["recorded", "from_status", "to_status", "moment", "changed_by", "origin"]
+    fields = ["recorded", "from_status", "to_status", "moment", "changed_by", "origin", "why"]
     readonly_fields = fields
     ordering = ["-id"]
     extra = 0
@@ -108,6 +111,12 @@ class StatusChangeInline(admin.TabularInline):
     @admin.display(description="moment")
     def moment(self, change: BookingStatusChange) -> str | None:
         return moment_text(change.status_at, change.booking.business)
+
+    @admin.display(description="lost reason")
+    def why(self, change: BookingStatusChange) -> str | None:
+        """The reason and note a change to lost recorded, as they were then."""
+        parts = [change.lost_reason["label"] if change.lost_reason else None, change.lost_note]
+        return ": ".join(part for part in parts if part) or None
 
     @admin.display(description="source")
     def origin(self, change: BookingStatusChange) -> str:
@@ -138,6 +147,21 @@ class StatusChangeInline(admin.TabularInline):
         return False
 
 
+class HoldExpiresSoonFilter(admin.SimpleListFilter):
+    title = "hold"
+    parameter_name = "hold"
+
+    def lookups(self, request, model_admin):
+        return [("7d", "expires within 7 days"), ("any", "held")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "7d":
+            return queryset.filter(HOLDING, hold_until__lte=timezone.now() + HOLD_SOON)
+        if self.value() == "any":
+            return queryset.filter(HOLDING)
+        return queryset
+
+
 @admin.register(Booking)
 class BookingAdmin(BusinessScopedAdmin):
     list_display = [
@@ -146,6 +170,7 @@ class BookingAdmin(BusinessScopedAdmin):
         "business",
         "status",
         "tentative_date",
+        "hold",
         "definite_date",
         "lost_date",
         "starts",
@@ -153,6 +178,7 @@ class BookingAdmin(BusinessScopedAdmin):
     list_display_links = ["id", "name"]
     list_filter = [
         "status",
+        HoldExpiresSoonFilter,
         ("tentative_date", DateRangeFilter),
         ("definite_date", DateRangeFilter),
         ("lost_date", DateRangeFilter),
@@ -166,10 +192,13 @@ class BookingAdmin(BusinessScopedAdmin):
         "status",
         "tentative_date",
         "tentative_moment",
+        "hold",
         "definite_date",
         "definite_moment",
         "lost_date",
         "lost_moment",
+        "lost_reason_label",
+        "lost_note",
         "created",
         "updated",
     ]
@@ -209,6 +238,14 @@ class BookingAdmin(BusinessScopedAdmin):
     @admin.display(description="tentative at")
     def tentative_moment(self, booking: Booking) -> str | None:
         return moment_text(booking.tentative_at, booking.business)
+
+    @admin.display(description="hold until", ordering="hold_until")
+    def hold(self, booking: Booking) -> str | None:
+        return local_moment_text(booking.hold_until, booking.business.zone)
+
+    @admin.display(description="lost reason")
+    def lost_reason_label(self, booking: Booking) -> str | None:
+        return booking.lost_reason["label"] if booking.lost_reason else None
 
     @admin.display(description="definite at")
     def definite_moment(self, booking: Booking) -> str | None:
@@ -312,19 +349,23 @@ class BookingAdmin(BusinessScopedAdmin):
             return self.change_status_of_selected_in_zone(request, queryset, businesses, ids)
 
     def change_status_of_selected_in_zone(self, request, queryset, businesses, ids):
-        form = ChangeStatusForm(request.POST if "apply" in request.POST else None)
+        [business_id] = businesses
+        form = ChangeStatusForm(
+            request.POST if "apply" in request.POST else None, business_id=business_id
+        )
         if "apply" in request.POST and form.is_valid():
             try:
                 changed = actions.change_statuses(
-                    businesses.pop(),
+                    business_id,
                     ids,
                     form.cleaned_data["status"],
                     at=form.cleaned_data["status_at"],
+                    **form.change_details(),
                     by=request.user,
                     source=ChangeSource.ADMIN,
                 )
             except DomainError as error:  # e.g. a future moment, or deleted meanwhile
-                form.add_error(error.field if error.field in form.fields else None, error.message)
+                form.add_domain_error(error)
             else:
                 self.message_user(
                     request,
@@ -373,20 +414,25 @@ class BookingAdmin(BusinessScopedAdmin):
             return self.change_status_in_zone(request, booking, object_id)
 
     def change_status_in_zone(self, request, booking: Booking, object_id: int):
-        form = ChangeStatusForm(request.POST or None, initial={"status": booking.status})
+        form = ChangeStatusForm(
+            request.POST or None,
+            initial={"status": booking.status},
+            business_id=booking.business_id,
+        )
         if request.method == "POST" and form.is_valid():
             previous_status = booking.get_status_display()
             try:
                 entry = booking.change_status(
                     form.cleaned_data["status"],
                     at=form.cleaned_data["status_at"],
+                    **form.change_details(),
                     by=request.user,
                     source=ChangeSource.ADMIN,
                 )
             except NotFound:  # deleted since it was read
                 return self._get_obj_does_not_exist_redirect(request, self.opts, str(object_id))
             except DomainError as error:
-                form.add_error(error.field if error.field in form.fields else None, error.message)
+                form.add_domain_error(error)
             else:
                 self.message_user(
                     request,
@@ -413,6 +459,7 @@ class BookingAdmin(BusinessScopedAdmin):
                 for label in ("tentative", "definite", "lost")
             ],
             "timezone": booking.business.timezone,
+            "hold": moment_text(booking.hold_until, booking.business),
             "history": booking.status_changes.order_by("-id")[:HISTORY_ON_CHANGE_STATUS_PAGE],
             "history_limit": HISTORY_ON_CHANGE_STATUS_PAGE,
         }

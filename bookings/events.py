@@ -43,3 +43,11 @@ def deleted(booking: "Booking") -> Event:
     return Event.of(
         booking.business_id, EventType.BOOKING_DELETED, {"booking": booking_json(booking)}
     )
+
+
+def hold_expiring(booking: "Booking") -> Event:
+    """The scheduler's reminder that the booking's hold runs out soon (SPEC §16), with
+    the booking as it is."""
+    return Event.of(
+        booking.business_id, EventType.BOOKING_HOLD_EXPIRING, {"booking": booking_json(booking)}
+    )

@@ -32,6 +32,9 @@ class BookingFilter(django_filters.FilterSet):
     status = ChoicesFilter(choices=BookingStatus.choices, distinct=False)
     name = django_filters.CharFilter(lookup_expr="exact")
     name__icontains = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    # Holds (SPEC §15.2), bounds inclusive: the bookings held until within a range.
+    hold_until_after = UTCMomentFilter(field_name="hold_until", lookup_expr="gte")
+    hold_until_before = UTCMomentFilter(field_name="hold_until", lookup_expr="lte")
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
         if data is not None:

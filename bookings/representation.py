@@ -26,10 +26,13 @@ BOOKING_API_FIELDS: tuple[tuple[str, bool], ...] = (
     ("status", False),
     ("tentative_date", False),
     ("tentative_at", True),
+    ("hold_until", True),
     ("definite_date", False),
     ("definite_at", True),
     ("lost_date", False),
     ("lost_at", True),
+    ("lost_reason", False),
+    ("lost_note", False),
     ("created_at", True),
     ("updated_at", True),
     ("version", False),
@@ -64,6 +67,8 @@ STATUS_CHANGE_API_FIELDS: tuple[tuple[str, bool], ...] = (
     ("recorded_at", True),
     ("changed_by", False),
     ("source", False),
+    ("lost_reason", False),
+    ("lost_note", False),
 )
 
 
@@ -72,4 +77,16 @@ def status_change_json(change: Any) -> dict[str, Any]:
     return {
         name: in_utc(getattr(change, name)) if is_moment else getattr(change, name)
         for name, is_moment in STATUS_CHANGE_API_FIELDS
+    }
+
+
+def lost_reason_json(reason: Any) -> dict[str, Any]:
+    """A lost reason as GET /v2/lost_reasons lists it."""
+    return {
+        "id": reason.id,
+        "code": reason.code,
+        "label": reason.label,
+        "active": reason.active,
+        "sort_order": reason.sort_order,
+        "shared": reason.business_id is None,
     }

@@ -1,24 +1,40 @@
 """Request validation and response shapes for the bookings API."""
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from bookings.actions import BULK_CHANGE_LIMIT
-from bookings.models import BIGINT_RANGE, STATUS_FIELDS, Booking, BookingStatusChange
+from bookings.actions import BULK_CHANGE_LIMIT, ensure_details_fit
+from bookings.models import (
+    BIGINT_RANGE,
+    LOST_NOTE_MAX_LENGTH,
+    LOST_REASON_CODE,
+    LOST_REASON_CODE_MAX_LENGTH,
+    LOST_REASON_LABEL_MAX_LENGTH,
+    STATUS_FIELDS,
+    Booking,
+    BookingStatusChange,
+    LostReason,
+)
 from bookings.representation import (
     BOOKING_API_NAMES,
     STATUS_CHANGE_API_FIELDS,
     booking_json,
+    lost_reason_json,
     status_change_json,
 )
-from bookings.stamping import BookingStatus
+from bookings.stamping import KEEP_HOLD, BookingStatus
+from core.errors import InvalidValue
 from core.serializers import (
     RejectUnknownFieldsMixin,
     StatusDateField,
+    StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
     UTCDateTimeField,
+    refuse_control_characters,
 )
+from core.tenant_lists import SORT_ORDER_MAX
 
 STATUS_CHOICE_ERRORS = {
     "invalid_choice": "Unknown status {input!r}; expected one of "
@@ -27,9 +43,43 @@ STATUS_CHOICE_ERRORS = {
 }
 
 
-class ChangeStatusSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+class ChangeDetailsSerializerMixin(serializers.Serializer):
+    """What a change to lost or to tentative takes besides its status and moment
+    (SPEC §15): `lost_reason_id` and `lost_note` for lost, `hold_until` for tentative
+    (absent: a tentative booking keeps its hold; null: the hold is removed). Either
+    with another status is refused naming it. Which reasons the business may record,
+    whether it requires one, and whether the hold ends after the change's moment are
+    the action's to check, under the booking's lock."""
+
+    lost_reason_id = StrictIntegerField(
+        required=False, allow_null=True, min_value=1, max_value=BIGINT_RANGE.stop - 1
+    )
+    lost_note = StrictCharField(
+        required=False, allow_null=True, allow_blank=True, max_length=LOST_NOTE_MAX_LENGTH
+    )
+    hold_until = UTCDateTimeField(required=False, allow_null=True)
+
+    def change_details(self, attrs: dict, status: str | None) -> dict:
+        """The keyword arguments of the action for these fields, checked against
+        `status` (None: no status change)."""
+        details = {
+            "lost_reason_id": attrs.get("lost_reason_id"),
+            "lost_note": attrs.get("lost_note"),
+            "hold_until": attrs.get("hold_until", KEEP_HOLD),
+        }
+        try:
+            ensure_details_fit(status, **details)
+        except InvalidValue as refused:
+            raise serializers.ValidationError({refused.field: [refused.message]}) from None
+        return details
+
+
+class ChangeStatusSerializer(
+    RejectUnknownFieldsMixin, ChangeDetailsSerializerMixin, serializers.Serializer
+):
     """Body of POST /v2/bookings/{id}/change_status. Its validated data are the keyword
-    arguments of bookings.actions.change_status: `status`, `at` and `on`.
+    arguments of bookings.actions.change_status: `status`, `at`, `on`, and the lost
+    reason, note and hold.
 
     The moment's fields are only parsed here: what a `status_date` means, and whether it
     agrees with `status_at`, depends on the business's time zone, which change_status
@@ -46,6 +96,7 @@ class ChangeStatusSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
             "status": attrs["status"],
             "at": attrs.get("status_at"),
             "on": attrs.get("status_date"),
+            **self.change_details(attrs, attrs["status"]),
         }
 
 
@@ -98,6 +149,14 @@ class BulkChangeStatusSerializer(ChangeStatusSerializer):
         return {**super().validate(attrs), "ids": attrs["ids"]}
 
 
+class LostReasonRecordSerializer(serializers.Serializer):
+    """A lost reason as a booking and its history record it: as it was at the change."""
+
+    id = serializers.IntegerField(read_only=True)
+    code = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)
+
+
 class BookingSerializer(serializers.ModelSerializer):
     """A booking as every endpoint returns it: `booking_json`, described field by field
     for the schema. Output only: bodies are read by the input serializers below."""
@@ -105,8 +164,17 @@ class BookingSerializer(serializers.ModelSerializer):
     starts_at = UTCDateTimeField(read_only=True, allow_null=True)
     ends_at = UTCDateTimeField(read_only=True, allow_null=True)
     tentative_at = UTCDateTimeField(read_only=True, allow_null=True)
+    hold_until = UTCDateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="Until when a tentative booking is held; it expires (to lost) then.",
+    )
     definite_at = UTCDateTimeField(read_only=True, allow_null=True)
     lost_at = UTCDateTimeField(read_only=True, allow_null=True)
+    lost_reason = LostReasonRecordSerializer(
+        read_only=True, allow_null=True, help_text="Why it was lost, as recorded then."
+    )
+    lost_note = serializers.CharField(read_only=True, allow_null=True)
     created_at = UTCDateTimeField(read_only=True)
     updated_at = UTCDateTimeField(read_only=True)
 
@@ -126,10 +194,10 @@ STATUS_FIELDS_MESSAGE = (
 
 
 class BookingFieldsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    """Body of PATCH /v2/bookings/{id} (partial): the ordinary fields, the keyword
-    `fields` of bookings.actions.edit_booking. A status field is refused, pointing to
-    change_status; the other fields a booking shows (`id`, `version`, ...) are read-only
-    and ignored (SPEC §13)."""
+    """Body of PATCH /v2/bookings/{id} (partial): the ordinary fields and `hold_until`
+    (while tentative), the keyword `fields` of bookings.actions.edit_booking. A status
+    field is refused, pointing to change_status; the other fields a booking shows
+    (`id`, `version`, ...) are read-only and ignored (SPEC §13)."""
 
     forbidden_input_fields = STATUS_FIELDS
 
@@ -141,6 +209,7 @@ class BookingFieldsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         min_value=0, max_value=2**31 - 1, required=False, allow_null=True
     )
     notes = StrictCharField(required=False, allow_blank=True)
+    hold_until = UTCDateTimeField(required=False, allow_null=True)
 
     def extra_known_fields(self) -> set[str]:
         return set(BOOKING_API_NAMES)
@@ -155,13 +224,13 @@ class BookingFieldsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class BookingCreateSerializer(BookingFieldsSerializer):
+class BookingCreateSerializer(ChangeDetailsSerializerMixin, BookingFieldsSerializer):
     """Body of POST /v2/bookings: the ordinary fields, and optionally an initial
-    `status` with `status_at` or `status_date`, recorded as a change from lead. Its
-    validated data: `fields` and the keyword arguments of
-    bookings.actions.create_booking."""
+    `status` with `status_at` or `status_date` (and what that status takes: a lost
+    reason and note, a hold), recorded as a change from lead. Its validated data:
+    `fields` and the keyword arguments of bookings.actions.create_booking."""
 
-    forbidden_input_fields = STATUS_FIELDS - {"status", "status_at", "status_date"}
+    forbidden_input_fields = STATUS_FIELDS - {"status", "status_at", "status_date", "lost_note"}
 
     status = serializers.ChoiceField(
         choices=BookingStatus.choices, required=False, error_messages=STATUS_CHOICE_ERRORS
@@ -175,12 +244,15 @@ class BookingCreateSerializer(BookingFieldsSerializer):
             raise serializers.ValidationError(
                 {"status": ["Required when status_at or status_date is given."]}
             )
+        details = self.change_details(attrs, attrs.get("status"))
         status = {
             "status": attrs.pop("status", None),
             "at": attrs.pop("status_at", None),
             "on": attrs.pop("status_date", None),
         }
-        return {"fields": attrs, **status}
+        for name in details:
+            attrs.pop(name, None)
+        return {"fields": attrs, **status, **details}
 
 
 class BookingStatusChangeSerializer(serializers.ModelSerializer):
@@ -196,3 +268,67 @@ class BookingStatusChangeSerializer(serializers.ModelSerializer):
 
     def to_representation(self, change: BookingStatusChange) -> dict:
         return status_change_json(change)
+
+
+# --- lost reasons ---------------------------------------------------------------------
+
+
+class LostReasonLabelField(StrictCharField):
+    """1 to 100 characters, surrounding spaces trimmed, no control characters."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(min_length=1, max_length=LOST_REASON_LABEL_MAX_LENGTH, **kwargs)
+        self.validators.append(refuse_control_characters)
+
+
+class LostReasonCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """Body of POST /v2/lost_reasons: `code` and `label` required, `active` and
+    `sort_order` optional; the keyword `fields` of LostReasonList.add. The other keys a
+    reason shows (`id`, `shared`) are read-only and ignored."""
+
+    code = StrictCharField(
+        max_length=LOST_REASON_CODE_MAX_LENGTH,
+        trim_whitespace=False,
+        validators=[
+            RegexValidator(
+                LOST_REASON_CODE, "Must be 1 to 40 of a-z, 0-9 and _ (a slug, e.g. over_budget)."
+            )
+        ],
+    )
+    label = LostReasonLabelField()
+    active = StrictBooleanField(required=False)
+    sort_order = StrictIntegerField(required=False, min_value=0, max_value=SORT_ORDER_MAX)
+
+    def extra_known_fields(self) -> set[str]:
+        return {"id", "shared"}
+
+
+class LostReasonFieldsSerializer(LostReasonCreateSerializer):
+    """Body of PATCH /v2/lost_reasons/{id} (partial): `label`, `active`, `sort_order`,
+    the keyword `fields` of LostReasonList.update. `code` never changes: 400 naming
+    it."""
+
+    code = None
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and "code" in data:
+            raise serializers.ValidationError(
+                {"code": ["A reason's code never changes once created; PATCH its label."]}
+            )
+        return super().to_internal_value(data)
+
+
+class LostReasonSerializer(serializers.Serializer):
+    """A lost reason as every endpoint returns it (`lost_reason_json`), for the schema."""
+
+    id = serializers.IntegerField(read_only=True)
+    code = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)
+    active = serializers.BooleanField(read_only=True)
+    sort_order = serializers.IntegerField(read_only=True)
+    shared = serializers.BooleanField(
+        read_only=True, help_text="A shared default: POST a reason with its code to change it."
+    )
+
+    def to_representation(self, reason: LostReason) -> dict:
+        return lost_reason_json(reason)

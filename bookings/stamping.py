@@ -9,7 +9,9 @@ data fixes, a zone change) goes through these: in Python (`status_date_of`,
 (`LocalDate`, `StartOfStatusDate`: the same arithmetic, spelled per database).
 """
 
+import dataclasses
 import datetime as dt
+import enum
 from typing import Any
 
 from django.db import models
@@ -32,6 +34,17 @@ class BookingStatus(models.TextChoices):
 BOOKING_STATUSES = frozenset(BookingStatus.values)
 # The statuses that stamp their own moment (`<status>_at`, `<status>_date`).
 STAMPED_STATUSES = (BookingStatus.TENTATIVE, BookingStatus.DEFINITE, BookingStatus.LOST)
+# How far ahead a hold may run (SPEC §15.2).
+LONGEST_HOLD = dt.timedelta(days=366)
+
+
+class Hold(enum.Enum):
+    """A change to tentative that names no `hold_until` keeps the hold it has."""
+
+    KEEP = "keep"
+
+
+KEEP_HOLD = Hold.KEEP
 
 
 def ensure_known_status(status: str) -> None:
@@ -99,22 +112,108 @@ def status_moment(
     return None
 
 
-def status_stamp(status: str, moment: dt.datetime, zone: dt.tzinfo = dt.UTC) -> dict[str, Any]:
+def ensure_hold_fits(hold_until: dt.datetime, *, after: dt.datetime | None) -> None:
+    """A hold ends after the moment it is set as of (`after`: the change's moment, or
+    the booking's tentative_at), and at most LONGEST_HOLD after now (SPEC §15.2);
+    otherwise InvalidValue naming `hold_until`."""
+    if after is not None and hold_until <= after:
+        raise InvalidValue(
+            f"Must be after the moment the booking became tentative ({after:%Y-%m-%dT%H:%M:%SZ}).",
+            field="hold_until",
+        )
+    if hold_until > timezone.now() + LONGEST_HOLD:
+        raise InvalidValue(
+            f"Must be at most {LONGEST_HOLD.days} days from now.", field="hold_until"
+        )
+
+
+def status_stamp(
+    status: str,
+    moment: dt.datetime,
+    zone: dt.tzinfo = dt.UTC,
+    *,
+    lost_reason: dict[str, Any] | None = None,
+    lost_note: str | None = None,
+    hold_until: dt.datetime | None | Hold = KEEP_HOLD,
+) -> dict[str, Any]:
     """The fields a change to `status` at `moment` sets on a booking, with their new
     values: `status`; for tentative, definite and lost their own `<status>_at` (the
-    moment) and `<status>_date` (its date in `zone`, the business's time zone); and
-    `lost_at`/`lost_date` cleared unless the new status is lost. The other statuses'
-    dates are kept, so they are not in it.
+    moment) and `<status>_date` (its date in `zone`, the business's time zone). The
+    other statuses' dates are kept, so they are not in it.
+
+    What belongs to one status is cleared when a booking leaves it, and stated here
+    once: a change to lost records its `lost_reason` (a reason's record) and
+    `lost_note`; any other change clears `lost_at`, `lost_date`, `lost_reason` and
+    `lost_note`. A change to tentative sets `hold_until` (None removes the hold) and
+    re-arms its reminder, or with KEEP_HOLD keeps the hold it has; any other change
+    clears the hold.
+
+    `moment` may be a column of the row (F) and `zone` an expression (e.g.
+    SELECTED_BUSINESS_ZONE): the stamp is then SQL, for a set-based UPDATE.
 
     Pure: the status-change action applies it to the rows it locked, generate_bookings
     to the rows it writes."""
     fields: dict[str, Any] = {"status": status}
     if status in STAMPED_STATUSES:
         fields[f"{status}_at"] = moment
-        fields[f"{status}_date"] = status_date_of(moment, zone)
-    if status != BookingStatus.LOST:
-        fields["lost_at"] = fields["lost_date"] = None
+        fields[f"{status}_date"] = (
+            LocalDate(moment, zone)
+            if hasattr(moment, "resolve_expression")
+            else status_date_of(moment, zone)
+        )
+    if status == BookingStatus.LOST:
+        fields["lost_reason"], fields["lost_note"] = lost_reason, lost_note
+    else:
+        fields.update(lost_at=None, lost_date=None, lost_reason=None, lost_note=None)
+    if status != BookingStatus.TENTATIVE:
+        fields["hold_until"] = fields["hold_reminded_at"] = None
+    elif hold_until is not KEEP_HOLD:
+        fields["hold_until"], fields["hold_reminded_at"] = hold_until, None
     return fields
+
+
+@dataclasses.dataclass(frozen=True)
+class ChangeDetails:
+    """What a status change stamps on bookings besides their status: the moment, the
+    business's zone its date is taken in, and what `status_stamp` takes for lost and
+    tentative. A change of many bookings at one moment shares one.
+
+    With `moment_field` instead of a moment, each booking's moment is its own value of
+    that column (the scheduler's expiry: each hold's `hold_until`) and its date is taken
+    in its business's zone (`zone` None). Such a change can also be stated in SQL
+    (`sql_stamp`), so that every booking sharing the details is written by one UPDATE,
+    as the data fixes write theirs."""
+
+    moment: dt.datetime | None
+    zone: dt.tzinfo | None = dt.UTC
+    lost_reason: dict[str, Any] | None = None
+    lost_note: str | None = None
+    hold_until: dt.datetime | None | Hold = KEEP_HOLD
+    moment_field: str | None = None
+
+    def moment_of(self, booking: Any) -> dt.datetime:
+        """The change's moment for `booking` (read before it is stamped)."""
+        return getattr(booking, self.moment_field) if self.moment_field else self.moment
+
+    def stamp(self, status: str, booking: Any) -> dict[str, Any]:
+        """The fields the change to `status` sets on `booking`, as values."""
+        zone = self.zone if self.zone is not None else booking.business.zone
+        return self._stamp(status, self.moment_of(booking), zone)
+
+    def sql_stamp(self, status: str) -> dict[str, Any]:
+        """The same for every booking these details are `moment_field`'s, in SQL: the
+        moment the row's own column, its date in the row's business's zone."""
+        return self._stamp(status, models.F(self.moment_field), SELECTED_BUSINESS_ZONE)
+
+    def _stamp(self, status: str, moment: Any, zone: Any) -> dict[str, Any]:
+        return status_stamp(
+            status,
+            moment,
+            zone,
+            lost_reason=self.lost_reason,
+            lost_note=self.lost_note,
+            hold_until=self.hold_until,
+        )
 
 
 # --- The same arithmetic in SQL, for the set-based writers -------------------------

@@ -12,10 +12,13 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from bookings import actions
 from bookings.filters import BookingFilter
-from bookings.models import Booking
+from bookings.lost_reasons import LostReasonList
+from bookings.models import Booking, LostReason
+from bookings.representation import lost_reason_json
 from bookings.serializers import (
     BookingCreateSerializer,
     BookingFieldsSerializer,
@@ -23,6 +26,9 @@ from bookings.serializers import (
     BookingStatusChangeSerializer,
     BulkChangeStatusSerializer,
     ChangeStatusSerializer,
+    LostReasonCreateSerializer,
+    LostReasonFieldsSerializer,
+    LostReasonSerializer,
 )
 from core.conditional import (
     IF_MATCH,
@@ -38,6 +44,7 @@ from core.idempotency import idempotent
 from core.pagination import NewestFirstPagination, RecordedOrderPagination
 from core.schema import (
     COMMON_ERRORS,
+    CONFLICT,
     IDEMPOTENCY_KEY,
     IDEMPOTENT_WRITE_ERRORS,
     NOT_FOUND,
@@ -284,3 +291,121 @@ class BookingViewSet(
         booking = self.get_object()
         page = self.paginate_queryset(booking.status_changes.all())
         return self.get_paginated_response(BookingStatusChangeSerializer(page, many=True).data)
+
+
+LOST_REASON_ID = OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH)
+# `?active=`: which reasons the list shows.
+ACTIVE_CHOICES = {"true": True, "false": False, "all": None}
+
+
+class LostReasonsViewMixin(RejectUnknownQueryParametersMixin):
+    """Validate, call bookings/lost_reasons.py, render."""
+
+    @property
+    def reasons(self) -> LostReasonList:
+        return LostReasonList.of(self.request.user.business_id)
+
+
+class LostReasonsView(LostReasonsViewMixin, APIView):
+    """GET and POST /v2/lost_reasons."""
+
+    http_method_names = ["get", "post", "head", "options"]
+
+    def allowed_query_parameters(self) -> set[str]:
+        return {"active"} if self.request.method in {"GET", "HEAD"} else set()
+
+    @extend_schema(
+        operation_id="v2_lost_reasons_list",
+        summary="The caller's lost reasons: its own list once it has one, else the shared",
+        description=(
+            "The caller's list in list order (`sort_order`, then `id`), not paginated: its "
+            "own reasons once it has any, otherwise the shared defaults (`shared: true`). "
+            "Active reasons only, unless `active=false` (inactive only) or `active=all`."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "active",
+                {"type": "string", "enum": list(ACTIVE_CHOICES)},
+                description="true (default), false or all.",
+            )
+        ],
+        responses={
+            200: inline_serializer("LostReasonList", {"results": LostReasonSerializer(many=True)}),
+            **COMMON_ERRORS,
+        },
+    )
+    def get(self, request):
+        chosen = request.query_params.get("active", "true")
+        if chosen not in ACTIVE_CHOICES:
+            raise InvalidValue("Must be true, false or all.", field="active")
+        reasons = LostReason.objects.list_of(request.user.business_id)
+        if ACTIVE_CHOICES[chosen] is not None:
+            reasons = reasons.filter(active=ACTIVE_CHOICES[chosen])
+        return Response({"results": [lost_reason_json(reason) for reason in reasons]})
+
+    @extend_schema(
+        summary="Add a lost reason (the first POST copies the shared list)",
+        description=(
+            "Adds a reason to the caller's list. A business's first POST copies the "
+            "shared defaults into its own list; when the posted `code` is a default's, "
+            "that copy is the reason, with the posted values. Codes and labels are "
+            "unique per list (409)."
+        ),
+        request=LostReasonCreateSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: LostReasonSerializer, **IDEMPOTENT_WRITE_ERRORS, 409: CONFLICT},
+    )
+    @idempotent
+    def post(self, request):
+        body = LostReasonCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reason = self.reasons.add(body.validated_data, by=request.user)
+        return Response(LostReasonSerializer(reason).data, status=status.HTTP_201_CREATED)
+
+
+class LostReasonView(LostReasonsViewMixin, BodyAfterRecordMixin, APIView):
+    """GET and PATCH /v2/lost_reasons/{id}."""
+
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_object(self) -> LostReason:
+        """The reason a write targets: an unknown or another business's is a 404, then
+        a shared one a 403 (before the body's 400)."""
+        return self.reasons.entry(object_id(self.kwargs["pk"]))
+
+    @extend_schema(
+        summary="One lost reason of the caller's list, or a shared one",
+        description=(
+            "The reason with this id in the caller's list, or a shared default (which a "
+            "booking lost before its business's first POST may still name); another "
+            "business's reason is a 404."
+        ),
+        parameters=[LOST_REASON_ID],
+        responses={200: LostReasonSerializer, 404: NOT_FOUND, **COMMON_ERRORS},
+    )
+    def get(self, request, pk: str):
+        reason = self.reasons.reachable_rows().filter(pk=object_id(pk)).first()
+        if reason is None:
+            raise NotFound()
+        return Response(LostReasonSerializer(reason).data)
+
+    @extend_schema(
+        summary="Change a lost reason's label, active flag or sort order",
+        description=(
+            "`code` never changes (400). A shared reason is refused (403): POST a reason "
+            "with its code first. `hold_expired` cannot be deactivated (409)."
+        ),
+        request=LostReasonFieldsSerializer,
+        parameters=[LOST_REASON_ID],
+        responses={
+            200: LostReasonSerializer,
+            403: error("A shared reason: POST a reason with its code first."),
+            404: NOT_FOUND,
+            409: CONFLICT,
+            **WRITE_ERRORS,
+        },
+    )
+    def patch(self, request, pk: str):
+        fields = self.valid_body(LostReasonFieldsSerializer, partial=True).validated_data
+        reason = self.reasons.update(object_id(pk), fields)
+        return Response(LostReasonSerializer(reason).data)

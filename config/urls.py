@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts.views import BusinessView
-from bookings.views import BookingViewSet
+from bookings.views import BookingViewSet, LostReasonsView, LostReasonView
+from business_settings.views import BusinessView
 from core.health import LivenessView, ReadinessView
 from core.metrics import MetricsView
 from core.routers import OptionalSlashRouter
@@ -24,6 +24,8 @@ urlpatterns = [
     path("", include("statuses.urls")),
     path("", include("appointments.urls")),
     re_path(r"^v2/events/?$", EventFeedView.as_view(), name="event-feed"),
+    re_path(r"^v2/lost_reasons/?$", LostReasonsView.as_view(), name="lost-reasons"),
+    re_path(r"^v2/lost_reasons/(?P<pk>[0-9]+)/?$", LostReasonView.as_view(), name="lost-reason"),
     path("", include("reports.urls")),
     path("", include(router.urls)),
     re_path(r"^metrics/?$", MetricsView.as_view(), name="metrics"),

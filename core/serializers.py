@@ -3,6 +3,7 @@ refused, and the moments and dates every app accepts."""
 
 import datetime as dt
 import re
+import unicodedata
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -50,6 +51,12 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
+
+
+def refuse_control_characters(value: str) -> None:
+    """A validator for free text: control characters (NUL included) are refused."""
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        raise serializers.ValidationError("Must not contain control characters.")
 
 
 class StrictCharField(serializers.CharField):

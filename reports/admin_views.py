@@ -1,5 +1,6 @@
-"""The admin's report pages (SPEC §11): "Pipeline", the pipeline as a chart and a table
-followed by the time-in-status table, and both reports as CSV downloads.
+"""The admin's report pages (SPEC §11, §14.6, §15.1): "Pipeline", the pipeline as a chart
+and a table followed by the time-in-status and lost-reasons tables; "Appointments";
+and each report as a CSV download.
 
 Staff see their own business's reports (they need the view permission on bookings);
 superusers choose a business. The site (config/admin.py) mounts `urls()` and lists
@@ -22,10 +23,13 @@ from core.errors import InvalidValue
 from reports.appointments import APPOINTMENTS_COLUMNS, appointments_report
 from reports.chart import pipeline_chart
 from reports.queries import (
+    LOST_REASONS_COLUMNS,
     PIPELINE_COLUMNS,
     TIME_IN_STATUS_COLUMNS,
     Interval,
     ReportWindow,
+    lost_reasons,
+    lost_reasons_csv_row,
     pipeline,
     time_in_status,
 )
@@ -46,17 +50,20 @@ def resource_of(business: Business, query) -> int | None:
 
 
 # Each report: how it is computed (for a business, a window and the query), its CSV's
-# columns (as the API writes them), and the permission its page needs.
+# columns (as the API writes them, a row flattened into them by the last item when it
+# has one), and the permission its page needs.
 REPORTS = {
     "pipeline": (
         lambda business, window, query: pipeline(business, window),
         PIPELINE_COLUMNS,
         "bookings.view_booking",
+        None,
     ),
     "time_in_status": (
         lambda business, window, query: time_in_status(business, window),
         TIME_IN_STATUS_COLUMNS,
         "bookings.view_booking",
+        None,
     ),
     "appointments": (
         lambda business, window, query: appointments_report(
@@ -64,6 +71,13 @@ REPORTS = {
         ),
         APPOINTMENTS_COLUMNS,
         "appointments.view_appointment",
+        None,
+    ),
+    "lost_reasons": (
+        lambda business, window, query: lost_reasons(business, window),
+        LOST_REASONS_COLUMNS,
+        "bookings.view_booking",
+        lost_reasons_csv_row,
     ),
 }
 # The reports read the replica when one is configured (SPEC §12); when it cannot be
@@ -81,7 +95,7 @@ def may_view_reports(user: User, permission: str = "bookings.view_booking") -> b
 
 
 def may_view_any_report(user: User) -> bool:
-    return any(may_view_reports(user, permission) for _, _, permission in REPORTS.values())
+    return any(may_view_reports(user, permission) for _, _, permission, _ in REPORTS.values())
 
 
 def urls(admin_site: AdminSite) -> list:
@@ -94,10 +108,12 @@ def urls(admin_site: AdminSite) -> list:
         *(
             path(
                 f"reports/{report}.csv",
-                admin_site.admin_view(ReportCSV.as_view(report=report, csv_columns=columns)),
+                admin_site.admin_view(
+                    ReportCSV.as_view(report=report, csv_columns=columns, csv_row=flatten)
+                ),
                 name=f"reports_{report}_csv",
             )
-            for report, (_query, columns, _permission) in REPORTS.items()
+            for report, (_query, columns, _permission, flatten) in REPORTS.items()
         ),
         path(
             "reports/appointments/",
@@ -219,20 +235,27 @@ class PipelinePage(View):
             ],
             "chart": pipeline_chart(rows, window.interval),
             "time_in_status": time_in_status(business, window),
-            "pipeline_csv": f"{reverse('admin:reports_pipeline_csv')}?{query}",
-            "time_in_status_csv": f"{reverse('admin:reports_time_in_status_csv')}?{query}",
+            "lost_reasons": [
+                {**row, "share_percent": 100 * row["share"]}
+                for row in lost_reasons(business, window)
+            ],
+            **{
+                f"{report}_csv": f"{reverse(f'admin:reports_{report}_csv')}?{query}"
+                for report in ("pipeline", "time_in_status", "lost_reasons")
+            },
         }
 
 
 class ReportCSV(View):
     """One report as the API's CSV (reports.renderers.ResultsCSVRenderer, which writes
-    the view's `csv_columns`), as a download."""
+    the view's `csv_columns`, each row as `csv_row` flattens it), as a download."""
 
     report: str = ""
     csv_columns: tuple[str, ...] = ()
+    csv_row = None
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        compute, _columns, permission = REPORTS[self.report]
+        compute, _columns, permission, _flatten = REPORTS[self.report]
         if not may_view_reports(request.user, permission):
             raise PermissionDenied
         try:
@@ -240,7 +263,7 @@ class ReportCSV(View):
             if business is None:
                 raise InvalidValue("Choose a business.", field="business")
             window = requested_window(
-                request, business, interval_allowed=self.report != "time_in_status"
+                request, business, interval_allowed=self.report in ("pipeline", "appointments")
             )
             rows = compute(business, window, request.GET)
         except InvalidValue as error:

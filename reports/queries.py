@@ -1,8 +1,10 @@
-"""The pipeline reports of SPEC §11, computed in the database from the status history.
+"""The pipeline reports of SPEC §11 and §15.1, computed in the database from the status
+history.
 
-Two reports, each one parameterised statement: `pipeline` (bookings by the local date
-they were created, and how far they got) and `time_in_status` (how long bookings
-stayed in each status). The statements are SQL rather than the ORM because they
+`lost_reasons` (why bookings were lost) is one GROUP BY the ORM states. The two others
+are each one parameterised statement: `pipeline` (bookings by the local date they were
+created, and how far they got) and `time_in_status` (how long bookings stayed in each
+status). Those statements are SQL rather than the ORM because they
 aggregate over window functions (each stay ends at the next entry's moment), which a
 queryset cannot aggregate. Three things differ between the databases, and only those
 are spelled per database (`Dialect`):
@@ -22,17 +24,18 @@ Rounding, stated once (ROUNDING): days are floats rounded to 2 decimals, rates t
 import dataclasses
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Mapping
 from contextlib import nullcontext
 from typing import Any
 
 from django.db import connections, models, router, transaction
-from django.db.models import Aggregate, FloatField
+from django.db.models import Aggregate, Count, FloatField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.models import time_zone
-from bookings.models import Booking, BookingStatusChange
+from bookings.models import Booking, BookingStatusChange, LostReason
 from bookings.stamping import BookingStatus
 from core.errors import InvalidValue
 
@@ -504,3 +507,70 @@ def time_in_status_statement(business, window: ReportWindow, alias: str) -> tupl
         dialect.moment(window.starts_at),
     ]
     return sql, params
+
+
+# --- Why bookings were lost (SPEC §15.1) ------------------------------------------------
+
+LOST_REASONS_COLUMNS = ("reason_code", "reason_label", "lost", "share")
+LOST_REASONS_DEFINITIONS = {
+    "reason": "The reason of the business's list (its id, code and label as they are now), "
+    "or null for the losses recorded without one. The same code counts as one reason, "
+    "whether recorded from the shared list or from the business's own copy of it.",
+    "lost": "History entries into lost recorded in the range (local days), with this reason.",
+    "share": "lost / all the entries into lost in the range; rows are most lost first, and "
+    "reasons with none are left out.",
+}
+
+
+def lost_reasons(business, window: ReportWindow) -> list[dict]:
+    """SPEC §15.1's report: a row per reason of the history entries into lost recorded in
+    `window`, plus one for none (`reason` null) when some had none: `{"reason", "lost",
+    "share"}`, most first (then by code, none last).
+
+    The entries are counted by the reason recorded (one GROUP BY over the business's
+    entries into lost, on the index status_change_lost); a reason is named by its code,
+    which never changes, as the business's list now shows it."""
+    alias = report_alias()
+    recorded = (
+        BookingStatusChange.objects.using(alias)
+        .filter(
+            business_id=business.pk,
+            to_status=BookingStatus.LOST,
+            recorded_at__gte=window.starts_at,
+            recorded_at__lt=window.ends_at,
+        )
+        .values_list("lost_reason")
+        .annotate(lost=Count("pk"))
+        .order_by()
+    )
+    counts: Counter = Counter()
+    named: dict[str, dict] = {}
+    for record, lost in recorded:
+        code = record["code"] if record else None
+        counts[code] += lost
+        if record:
+            named.setdefault(code, record)
+    if counts.keys() - {None}:
+        listed = LostReason.objects.using(alias).list_of(business.pk).filter(code__in=named)
+        named.update({reason.code: reason.record() for reason in listed})
+    total = sum(counts.values())
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0] is None, item[0] or ""))
+    return [
+        {
+            "reason": named[code] if code is not None else None,
+            "lost": lost,
+            "share": round(lost / total, RATE_DECIMALS),
+        }
+        for code, lost in ordered
+    ]
+
+
+def lost_reasons_csv_row(row: dict) -> dict:
+    """A row of the report as its CSV's columns (LOST_REASONS_COLUMNS)."""
+    reason = row["reason"] or {}
+    return {
+        "reason_code": reason.get("code"),
+        "reason_label": reason.get("label"),
+        "lost": row["lost"],
+        "share": row["share"],
+    }

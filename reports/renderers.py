@@ -9,9 +9,9 @@ from rest_framework import renderers
 
 class ResultsCSVRenderer(renderers.BaseRenderer):
     """Writes a report's `results` rows as CSV: a header row (the view's
-    `csv_columns`), then one line per row; an empty cell for null, dates as
-    YYYY-MM-DD. Bodies without `results` (errors) are not CSV: the views answer those
-    in JSON (ReportView.finalize_response)."""
+    `csv_columns`), then one line per row (as the view's `csv_row` flattens it, when it
+    has one); an empty cell for null, dates as YYYY-MM-DD. Bodies without `results`
+    (errors) are not CSV: the views answer those in JSON (ReportView.finalize_response)."""
 
     media_type = "text/csv"
     format = "csv"
@@ -20,11 +20,13 @@ class ResultsCSVRenderer(renderers.BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         view = (renderer_context or {}).get("view")
         columns = view.csv_columns
+        flatten = getattr(view, "csv_row", None) or (lambda row: row)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(columns)
         for row in data["results"]:
-            writer.writerow([cell(row[column]) for column in columns])
+            flat = flatten(row)
+            writer.writerow([cell(flat[column]) for column in columns])
         return buffer.getvalue().encode(self.charset)
 
 

@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from reports.views import AppointmentsView, PipelineView, TimeInStatusView
+from reports.views import AppointmentsView, LostReasonsView, PipelineView, TimeInStatusView
 
 urlpatterns = [
     # With or without a trailing slash, never a redirect (as every API route).
@@ -9,4 +9,5 @@ urlpatterns = [
         r"^v2/reports/time_in_status/?$", TimeInStatusView.as_view(), name="report-time-in-status"
     ),
     re_path(r"^v2/reports/appointments/?$", AppointmentsView.as_view(), name="report-appointments"),
+    re_path(r"^v2/reports/lost_reasons/?$", LostReasonsView.as_view(), name="report-lost-reasons"),
 ]

@@ -1,5 +1,8 @@
-"""The reports API (SPEC §11): `GET /v2/reports/pipeline`, `GET /v2/reports/time_in_status`."""
+"""The reports API (SPEC §11, §14.6, §15.1): `GET /v2/reports/pipeline`,
+`GET /v2/reports/time_in_status`, `GET /v2/reports/appointments`,
+`GET /v2/reports/lost_reasons`."""
 
+from collections.abc import Callable
 from types import SimpleNamespace
 
 from drf_spectacular.types import OpenApiTypes
@@ -23,6 +26,8 @@ from reports.appointments import (
     appointments_report,
 )
 from reports.queries import (
+    LOST_REASONS_COLUMNS,
+    LOST_REASONS_DEFINITIONS,
     MAX_BUCKETS,
     PIPELINE_COLUMNS,
     PIPELINE_DEFINITIONS,
@@ -31,6 +36,8 @@ from reports.queries import (
     TIME_IN_STATUS_DEFINITIONS,
     Interval,
     ReportWindow,
+    lost_reasons,
+    lost_reasons_csv_row,
     pipeline,
     time_in_status,
 )
@@ -65,6 +72,18 @@ class AppointmentsRowSerializer(serializers.Serializer):
     cancellation_rate = serializers.FloatField(allow_null=True)
 
 
+class ReasonSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    label = serializers.CharField()
+
+
+class LostReasonsRowSerializer(serializers.Serializer):
+    reason = ReasonSerializer(allow_null=True, help_text="null: lost without a reason.")
+    lost = serializers.IntegerField()
+    share = serializers.FloatField()
+
+
 class ReportMetaSerializer(serializers.Serializer):
     time_zone = serializers.CharField(help_text="The business's zone the dates are in.")
     to = serializers.DateField()
@@ -84,6 +103,11 @@ class PipelineReportSerializer(serializers.Serializer):
 
 class TimeInStatusReportSerializer(serializers.Serializer):
     results = TimeInStatusRowSerializer(many=True)
+    meta = ReportMetaSerializer()
+
+
+class LostReasonsReportSerializer(serializers.Serializer):
+    results = LostReasonsRowSerializer(many=True)
     meta = ReportMetaSerializer()
 
 
@@ -132,6 +156,32 @@ class ReportView(RejectUnknownQueryParametersMixin, APIView):
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, ResultsCSVRenderer]
     content_negotiation_class = AcceptHeaderNegotiation
     csv_columns: tuple[str, ...] = ()
+    # What the report is: its rows for a business and a window, and their definitions.
+    compute: Callable[..., list[dict]]
+    definitions: dict[str, str] = {}
+    interval_allowed = False
+
+    def allowed_query_parameters(self) -> set[str]:
+        return {"from", "to", "interval"} if self.interval_allowed else {"from", "to"}
+
+    def get(self, request):
+        business = self.business()
+        window = ReportWindow.from_params(
+            request.query_params, business.zone, interval_allowed=self.interval_allowed
+        )
+        return Response(
+            {
+                "results": self.rows(business, window),
+                "meta": {
+                    **window.meta(with_interval=self.interval_allowed),
+                    "definitions": self.definitions,
+                    "rounding": ROUNDING,
+                },
+            }
+        )
+
+    def rows(self, business: Business, window: ReportWindow) -> list[dict]:
+        return type(self).compute(business, window)
 
     def business(self) -> Business:
         """The caller's business with its zone, read from the primary."""
@@ -152,9 +202,9 @@ class ReportView(RejectUnknownQueryParametersMixin, APIView):
 
 class PipelineView(ReportView):
     csv_columns = PIPELINE_COLUMNS
-
-    def allowed_query_parameters(self) -> set[str]:
-        return {"from", "to", "interval"}
+    compute = staticmethod(pipeline)
+    definitions = PIPELINE_DEFINITIONS
+    interval_allowed = True
 
     @extend_schema(
         operation_id="v2_reports_pipeline",
@@ -175,25 +225,13 @@ class PipelineView(ReportView):
         },
     )
     def get(self, request):
-        business = self.business()
-        window = ReportWindow.from_params(request.query_params, business.zone)
-        return Response(
-            {
-                "results": pipeline(business, window),
-                "meta": {
-                    **window.meta(),
-                    "definitions": PIPELINE_DEFINITIONS,
-                    "rounding": ROUNDING,
-                },
-            }
-        )
+        return super().get(request)
 
 
 class TimeInStatusView(ReportView):
     csv_columns = TIME_IN_STATUS_COLUMNS
-
-    def allowed_query_parameters(self) -> set[str]:
-        return {"from", "to"}
+    compute = staticmethod(time_in_status)
+    definitions = TIME_IN_STATUS_DEFINITIONS
 
     @extend_schema(
         operation_id="v2_reports_time_in_status",
@@ -212,27 +250,17 @@ class TimeInStatusView(ReportView):
         },
     )
     def get(self, request):
-        business = self.business()
-        window = ReportWindow.from_params(
-            request.query_params, business.zone, interval_allowed=False
-        )
-        return Response(
-            {
-                "results": time_in_status(business, window),
-                "meta": {
-                    **window.meta(with_interval=False),
-                    "definitions": TIME_IN_STATUS_DEFINITIONS,
-                    "rounding": ROUNDING,
-                },
-            }
-        )
+        return super().get(request)
 
 
 class AppointmentsView(ReportView):
     csv_columns = APPOINTMENTS_COLUMNS
+    compute = staticmethod(appointments_report)
+    definitions = APPOINTMENTS_DEFINITIONS
+    interval_allowed = True
 
     def allowed_query_parameters(self) -> set[str]:
-        return {"from", "to", "interval", "resource_id"}
+        return {*super().allowed_query_parameters(), "resource_id"}
 
     @extend_schema(
         operation_id="v2_reports_appointments",
@@ -261,19 +289,10 @@ class AppointmentsView(ReportView):
         },
     )
     def get(self, request):
-        business = self.business()
-        window = ReportWindow.from_params(request.query_params, business.zone)
-        resource_id = self.resource_id(business)
-        return Response(
-            {
-                "results": appointments_report(business, window, resource_id=resource_id),
-                "meta": {
-                    **window.meta(),
-                    "definitions": APPOINTMENTS_DEFINITIONS,
-                    "rounding": ROUNDING,
-                },
-            }
-        )
+        return super().get(request)
+
+    def rows(self, business: Business, window: ReportWindow) -> list[dict]:
+        return appointments_report(business, window, resource_id=self.resource_id(business))
 
     def resource_id(self, business: Business) -> int | None:
         """`resource_id`, a resource of the business (another's is as unknown)."""
@@ -285,3 +304,30 @@ class AppointmentsView(ReportView):
         if not Resource.objects.for_business(business.pk).filter(pk=int(value)).exists():
             raise InvalidValue("There is no such resource in your business.", field="resource_id")
         return int(value)
+
+
+class LostReasonsView(ReportView):
+    csv_columns = LOST_REASONS_COLUMNS
+    csv_row = staticmethod(lost_reasons_csv_row)
+    compute = staticmethod(lost_reasons)
+    definitions = LOST_REASONS_DEFINITIONS
+
+    @extend_schema(
+        operation_id="v2_reports_lost_reasons",
+        summary="Why bookings were lost",
+        description=(
+            "One row per lost reason of the history entries into lost recorded in the "
+            "range (local days of the business's time zone), plus one with `reason` null "
+            "for those recorded without one: how many, and their share of all, most first. "
+            "Reasons with none are left out. CSV columns: "
+            f"{', '.join(LOST_REASONS_COLUMNS)}."
+        ),
+        parameters=DATE_PARAMETERS,
+        responses={
+            (200, "application/json"): LostReasonsReportSerializer,
+            (200, "text/csv"): CSV,
+            **ERRORS,
+        },
+    )
+    def get(self, request):
+        return super().get(request)

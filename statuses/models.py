@@ -8,12 +8,12 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from core.errors import AlreadyExists
+from core.tenant_lists import SharedListQuerySet, tenant_or_shared
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 SUB_STATUS_MAX_LENGTH = 64
-SORT_ORDER_MAX = 2_147_483_647  # a PostgreSQL integer
 
 
 class StatusName(models.TextChoices):
@@ -67,37 +67,12 @@ def username_of(user: "AbstractBaseUser | str | None") -> str | None:
     return getattr(user, "username", user)
 
 
-class StatusQuerySet(models.QuerySet):
-    def shared(self) -> "StatusQuerySet":
-        """The default list every business starts on."""
-        return self.filter(business__isnull=True)
-
-    def for_business(self, business_id: int) -> "StatusQuerySet":
-        """The business's own statuses (empty until it forks the shared list)."""
-        return self.filter(business_id=business_id)
-
-    def reachable_by(self, business_id: int | None) -> "StatusQuerySet":
-        """The business's own statuses and the shared ones: what it may look at."""
-        if business_id is None:
-            return self.shared()
-        return self.filter(Q(business_id=business_id) | Q(business__isnull=True))
-
-    def active(self) -> "StatusQuerySet":
-        return self.filter(active=True)
-
-    def in_list_order(self) -> "StatusQuerySet":
-        return self.order_by("sort_order", "id")
-
+class StatusQuerySet(SharedListQuerySet):
     def list_of(self, business_id: int) -> "StatusQuerySet":
         """What GET /status shows: the business's own active statuses once it has any
         (inactive ones count as having a list), otherwise the shared active ones, in
         list order."""
-        has_own_list = models.Exists(Status.objects.for_business(business_id))
-        return (
-            self.active()
-            .filter(Q(business_id=business_id) | Q(~has_own_list, business__isnull=True))
-            .in_list_order()
-        )
+        return super().list_of(business_id).active()
 
     def named(self, business_id: int | None, status: str, sub_status: str) -> "StatusQuerySet":
         """The status of one list (a business's, or the shared one for None) with this
@@ -131,14 +106,7 @@ class Status(models.Model):
     """One appointment status/sub-status of a business, or of the shared default list
     (`business` null), which businesses copy before they change anything."""
 
-    business = models.ForeignKey(
-        "accounts.Business",
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="statuses",
-        help_text="Empty for the shared default list.",
-    )
+    business = tenant_or_shared(related_name="statuses")
     status = models.CharField(max_length=32, choices=StatusName.choices)
     sub_status = models.CharField(max_length=SUB_STATUS_MAX_LENGTH)
     status_type = models.CharField(

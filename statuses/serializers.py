@@ -9,7 +9,6 @@ JSON integer, text is a string.
 """
 
 import datetime as dt
-import unicodedata
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -20,10 +19,11 @@ from core.serializers import (
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
+    refuse_control_characters,
 )
+from core.tenant_lists import SORT_ORDER_MAX
 from statuses.models import (
     DEPENDS_ON_MAX,
-    SORT_ORDER_MAX,
     SUB_STATUS_MAX_LENGTH,
     Status,
     StatusName,
@@ -49,11 +49,6 @@ STATUS_KEYS = (
 )
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
-
-
-def refuse_control_characters(value: str) -> None:
-    if any(unicodedata.category(character) == "Cc" for character in value):
-        raise serializers.ValidationError("Must not contain control characters.")
 
 
 class SubStatusField(StrictCharField):

@@ -88,6 +88,26 @@ def pytest_sessionstart(session):
         raise pytest.UsageError("CI_REQUIRE_POSTGRESQL is set but DATABASE_URL is not PostgreSQL")
 
 
+def url_of_the_test_database() -> str:
+    """The URL of the test database (PostgreSQL), for the real processes a test starts:
+    they see what a transactional test commits."""
+    database = connection.settings_dict
+    return (
+        f"postgres://{database['USER']}:{database['PASSWORD'] or ''}"
+        f"@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    )
+
+
+def wait_for(condition, seconds: float, what: str) -> None:
+    """Poll `condition` until it holds, at most `seconds`."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def shared_statuses(db) -> None:
     """The shared default status list, as its migration installs it. A transactional

@@ -218,19 +218,22 @@ def test_a_booking_handed_over_with_another_business_is_not_found(make_booking, 
 
 # --- the stamp: the one rule, pure --------------------------------------------------
 
+# Leaving lost clears what lost recorded; leaving tentative, the hold (SPEC §15).
+LOST_CLEARED = {"lost_at": None, "lost_date": None, "lost_reason": None, "lost_note": None}
+HOLD_CLEARED = {"hold_until": None, "hold_reminded_at": None}
+
 
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        ("lead", {"status": "lead", "lost_at": None, "lost_date": None}),
+        ("lead", {"status": "lead", **LOST_CLEARED, **HOLD_CLEARED}),
         (
             "tentative",
             {
                 "status": "tentative",
                 "tentative_at": T_CHANGE,
                 "tentative_date": dt.date(2025, 2, 1),
-                "lost_at": None,
-                "lost_date": None,
+                **LOST_CLEARED,
             },
         ),
         (
@@ -239,11 +242,21 @@ def test_a_booking_handed_over_with_another_business_is_not_found(make_booking, 
                 "status": "definite",
                 "definite_at": T_CHANGE,
                 "definite_date": dt.date(2025, 2, 1),
-                "lost_at": None,
-                "lost_date": None,
+                **LOST_CLEARED,
+                **HOLD_CLEARED,
             },
         ),
-        ("lost", {"status": "lost", "lost_at": T_CHANGE, "lost_date": dt.date(2025, 2, 1)}),
+        (
+            "lost",
+            {
+                "status": "lost",
+                "lost_at": T_CHANGE,
+                "lost_date": dt.date(2025, 2, 1),
+                "lost_reason": None,
+                "lost_note": None,
+                **HOLD_CLEARED,
+            },
+        ),
     ],
 )
 def test_the_stamp_names_exactly_the_fields_a_change_sets(status, expected):

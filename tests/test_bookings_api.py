@@ -408,6 +408,8 @@ def test_status_history_lists_changes_oldest_first_as_recorded(api, make_booking
         "recorded_at",
         "changed_by",
         "source",
+        "lost_reason",
+        "lost_note",
     }
 
 

@@ -113,3 +113,83 @@ def test_if_match_and_if_none_match_cost_no_query(api, make_booking, django_asse
     assert response.status_code == 200
     with django_assert_num_queries(AUTH + 1):
         assert api.get(path, HTTP_IF_NONE_MATCH='"2"').status_code == 304
+
+
+@pytest.mark.django_db
+def test_change_status_with_a_reason_reads_the_reason_once(
+    api, make_booking, django_assert_num_queries
+):
+    from bookings.models import LostReason
+
+    booking = make_booking()
+    reason = LostReason.objects.shared().get(code="budget")
+    # As without one, plus the reason read in the business's list (one query).
+    with django_assert_num_queries(AUTH + ATOMIC + 5 + EVENT):
+        response = api.post(
+            f"/v2/bookings/{booking.pk}/change_status",
+            {"status": "lost", "lost_reason_id": reason.pk, "lost_note": "Dear"},
+        )
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_hold_costs_no_query(api, make_booking, django_assert_num_queries):
+    booking = make_booking()
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
+    with django_assert_num_queries(AUTH + ATOMIC + 4 + EVENT):
+        response = api.post(
+            f"/v2/bookings/{booking.pk}/change_status",
+            {"status": "tentative", "hold_until": until},
+        )
+    assert response.status_code == 200
+    with django_assert_num_queries(AUTH + ATOMIC + 2 + EVENT):  # locked read, update
+        response = api.patch(f"/v2/bookings/{booking.pk}", {"hold_until": None})
+    assert response.status_code == 200
+
+
+@pytest.mark.query_budget("get", "/v2/lost_reasons")
+@pytest.mark.query_budget("get", "/v2/lost_reasons/{id}")
+@pytest.mark.query_budget("patch", "/v2/lost_reasons/{id}")
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [1, 30])
+def test_the_lost_reasons_cost_the_same_whatever_the_list(
+    api, business, django_assert_num_queries, count
+):
+    from bookings.lost_reasons import LostReasonList
+
+    for number in range(count):
+        LostReasonList.of(business).add({"code": f"reason_{number}", "label": f"R {number}"})
+    with django_assert_num_queries(AUTH + 1):  # the list, own or shared, in one statement
+        response = api.get("/v2/lost_reasons?active=all")
+    assert len(response.json()["results"]) == 6 + count
+    reason_id = response.json()["results"][0]["id"]
+    with django_assert_num_queries(AUTH + 1):
+        assert api.get(f"/v2/lost_reasons/{reason_id}").status_code == 200
+    # The business's row locked, the reason locked, the update.
+    with django_assert_num_queries(AUTH + ATOMIC + 3):
+        response = api.patch(f"/v2/lost_reasons/{reason_id}", {"label": "Renamed"})
+    assert response.status_code == 200
+
+
+@pytest.mark.query_budget("post", "/v2/lost_reasons")
+@pytest.mark.django_db
+def test_the_first_post_forks_in_one_insert(api, django_assert_num_queries):
+    # The business's row locked, its last sort order (none: the first write), the
+    # shared list read and copied in one INSERT, the new reason's INSERT.
+    with django_assert_num_queries(AUTH + ATOMIC + 5):
+        response = api.post("/v2/lost_reasons", {"code": "weather", "label": "Weather"})
+    assert response.status_code == 201
+    with django_assert_num_queries(AUTH + ATOMIC + 3):  # lock, last sort order, insert
+        response = api.post("/v2/lost_reasons", {"code": "storm", "label": "Storm"})
+    assert response.status_code == 201
+
+
+@pytest.mark.query_budget("patch", "/v2/business")
+@pytest.mark.django_db
+def test_the_business_and_its_settings(api, django_assert_num_queries):
+    with django_assert_num_queries(AUTH + 1):
+        assert api.get("/v2/business").status_code == 200
+    # The row locked and read, its update, the event.
+    with django_assert_num_queries(AUTH + ATOMIC + 2 + EVENT):
+        response = api.patch("/v2/business", {"hold_reminder_hours": 6})
+    assert response.status_code == 200

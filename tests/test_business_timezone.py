@@ -63,7 +63,14 @@ def test_get_business_returns_the_callers_business(
     with django_assert_num_queries(AUTH + 1):
         response = api.get("/v2/business")
     assert response.status_code == 200
-    assert response.json() == {"id": business.id, "name": "Demo Venue", "timezone": NEW_YORK}
+    assert response.json() == {
+        "id": business.id,
+        "name": "Demo Venue",
+        "timezone": NEW_YORK,
+        "require_lost_reason": False,
+        "hold_reminder_hours": 24,
+        "auto_complete_after_hours": None,
+    }
 
 
 @pytest.mark.django_db

@@ -17,6 +17,8 @@ PROJECT_PACKAGES = {
     "appointments",
     "webhooks",
     "reports",
+    "business_settings",
+    "scheduler",
 }
 MAY_IMPORT = {
     "core": set(),
@@ -27,6 +29,8 @@ MAY_IMPORT = {
     "appointments": {"statuses", "accounts", "core", "events"},
     "webhooks": {"accounts", "core", "events"},
     "reports": {"bookings", "appointments", "statuses", "accounts", "core"},
+    "business_settings": {"events", "accounts", "core"},
+    "scheduler": {"bookings", "appointments", "statuses", "events", "accounts", "core"},
 }
 
 

@@ -32,7 +32,27 @@ def test_a_report_costs_the_same_whatever_the_history(
     assert response.status_code == 200
 
 
+@pytest.mark.query_budget("get", "/v2/reports/lost_reasons")
 @pytest.mark.django_db
+@pytest.mark.parametrize("count", [1, 20])
+def test_the_lost_reasons_report_costs_the_same_whatever_the_history(
+    api, make_booking, django_assert_num_queries, count
+):
+    from bookings.models import LostReason
+
+    reasons = list(LostReason.objects.shared().exclude(code="hold_expired"))
+    for number in range(count):
+        make_booking().change_status("lost", lost_reason_id=reasons[number % len(reasons)].pk)
+
+    # The entries into lost counted per reason recorded (one GROUP BY), then the
+    # business's reasons those name.
+    with django_assert_num_queries(AUTH + ZONE + 2):
+        response = api.get("/v2/reports/lost_reasons")
+
+    assert response.status_code == 200
+    assert sum(row["lost"] for row in response.json()["results"]) == count
+
+
 @pytest.mark.query_budget("get", "/v2/reports/appointments")
 @pytest.mark.parametrize("count", [1, 20])
 def test_the_appointments_report_costs_the_same_whatever_the_appointments(

@@ -74,6 +74,8 @@ def test_the_staff_group_holds_what_every_app_declares():
         "webhooks.delete_webhookendpoint",
         "webhooks.view_delivery",
         "webhooks.change_delivery",
+        "business_settings.view_businesssettings",
+        "business_settings.change_businesssettings",
         "appointments.view_resource",
         "appointments.add_resource",
         "appointments.change_resource",

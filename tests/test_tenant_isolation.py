@@ -7,9 +7,11 @@ import datetime as dt
 
 import pytest
 
+from accounts.models import Business
 from appointments.actions import Target, change_status, create_appointment, create_resource
 from appointments.models import Appointment, AppointmentStatusChange, Resource
-from bookings.models import Booking, BookingStatusChange
+from bookings.lost_reasons import LostReasonList
+from bookings.models import Booking, BookingStatusChange, LostReason
 from core.models import IdempotencyKey
 from events.models import Event, EventType
 from statuses.models import Status
@@ -20,11 +22,15 @@ from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
 
 @pytest.fixture
 def victim_data(business, api_user, fake_dns):
-    """Business 43111's data: a booking with history, its own status list, an event,
-    and a webhook endpoint with a failed delivery. (URLs resolve from tests/fake_dns.py.)"""
+    """Business 43111's data: a booking with history, its own status list and lost
+    reasons, an event, and a webhook endpoint with a failed delivery. (URLs resolve from
+    tests/fake_dns.py.)"""
     booking = Booking.objects.create(business=business, name="Private wedding")
     booking.change_status("tentative", at=dt.datetime(2025, 1, 10, tzinfo=dt.UTC))
     fork_shared_statuses(business, by=api_user)
+    reason = LostReasonList.of(business).add({"code": "victim_only", "label": "Victim's"})
+    lost = Booking.objects.create(business=business, name="Lost wedding")
+    lost.change_status("lost", lost_reason_id=reason.pk)
     event = Event.objects.record(business.id, EventType.BOOKING_CREATED, {"booking": {}})
     endpoint = WebhookEndpoint.objects.create(
         business=business, url="https://hooks.example.com/victim", event_types=["*"]
@@ -47,9 +53,16 @@ def victim_data(business, api_user, fake_dns):
         "event": event,
         "endpoint": endpoint,
         "delivery": delivery,
+        "lost_reason": reason,
         "resource": resource,
         "appointment": appointment,
     }
+
+
+@pytest.fixture
+def attacker_booking(other_business):
+    """The attacker's own booking, to change with the victim's lost reason."""
+    return Booking.objects.create(business=other_business, name="Attacker's own")
 
 
 @pytest.fixture
@@ -66,6 +79,8 @@ def attacker_status(other_business, other_api):
 
 def victim_snapshot(business) -> dict:
     return {
+        "business": list(Business.objects.filter(pk=business.pk).values()),
+        "lost_reasons": list(LostReason.objects.filter(business=business).order_by("id").values()),
         "bookings": list(Booking.objects.filter(business=business).order_by("id").values()),
         "history": list(
             BookingStatusChange.objects.filter(booking__business=business).order_by("id").values()
@@ -86,9 +101,24 @@ def victim_snapshot(business) -> dict:
     }
 
 
-def attacks(victim, business, attacker_status):
-    """(method, schema path, concrete path, body, expected status, check of the answer)."""
+def attacks(victim, business, attacker_status, attacker_booking):
+    """(method, schema path, concrete path, body, expected status, check of the answer).
+    A body may be a function of the attack's number (for bodies that must differ)."""
     booking_id, status_id = victim["booking"].pk, victim["status"].pk
+    reason_id = victim["lost_reason"].pk
+
+    def no_victim_reasons(body):
+        assert reason_id not in [reason["id"] for reason in body["results"]]
+
+    def reason_in_own_business(body):
+        assert not LostReason.objects.filter(pk=body["id"], business=business).exists()
+
+    def names_the_reason(body):
+        assert list(body) == ["lost_reason_id"]
+
+    def counts_only_own_losses(body):
+        own = BookingStatusChange.objects.filter(to_status="lost").exclude(business=business)
+        assert sum(row["lost"] for row in body["results"]) == own.count()
 
     def no_victim_bookings(body):
         assert booking_id not in [b["id"] for b in body["results"]]
@@ -146,8 +176,37 @@ def attacks(victim, business, attacker_status):
     booking_path = f"/v2/bookings/{booking_id}"
     endpoint_id, delivery_id = victim["endpoint"].pk, victim["delivery"].pk
     endpoint_path = f"/v2/webhook_endpoints/{endpoint_id}"
+    reason_path = f"/v2/lost_reasons/{reason_id}"
     return [
         ("get", "/v2/business", "/v2/business", None, 200, own_business_only),
+        (
+            "patch",
+            "/v2/business",
+            "/v2/business",
+            {"require_lost_reason": True, "hold_reminder_hours": 1},
+            200,
+            own_business_only,
+        ),
+        ("get", "/v2/lost_reasons", "/v2/lost_reasons", None, 200, no_victim_reasons),
+        (
+            "post",
+            "/v2/lost_reasons",
+            "/v2/lost_reasons",
+            lambda number: {"code": f"mine_{number}", "label": f"Mine {number}"},
+            201,
+            reason_in_own_business,
+        ),
+        ("get", "/v2/lost_reasons/{id}", reason_path, None, 404, None),
+        ("patch", "/v2/lost_reasons/{id}", reason_path, {"active": False}, 404, None),
+        # The victim's reason named in the attacker's own change: as if it did not exist.
+        (
+            "post",
+            "/v2/bookings/{id}/change_status",
+            f"/v2/bookings/{attacker_booking.pk}/change_status",
+            {"status": "lost", "lost_reason_id": reason_id},
+            400,
+            names_the_reason,
+        ),
         ("get", "/v2/bookings", "/v2/bookings", None, 200, no_victim_bookings),
         ("post", "/v2/bookings", "/v2/bookings", {"name": "Mine"}, 201, created_in_own_business),
         ("get", "/v2/bookings/{id}", booking_path, None, 404, None),
@@ -295,6 +354,14 @@ def attacks(victim, business, attacker_status):
             counts_no_victim_stays,
         ),
         (
+            "get",
+            "/v2/reports/lost_reasons",
+            "/v2/reports/lost_reasons",
+            None,
+            200,
+            counts_only_own_losses,
+        ),
+        (
             "post",
             "/v2/webhook_endpoints",
             "/v2/webhook_endpoints",
@@ -341,16 +408,17 @@ def attacks(victim, business, attacker_status):
 
 @pytest.mark.django_db
 def test_another_business_is_refused_on_every_endpoint_and_method(
-    client, victim_data, business, other_api, attacker_status
+    client, victim_data, business, other_api, attacker_status, attacker_booking
 ):
     before = victim_snapshot(business)
 
     for number, (method, _, path, body, expected, check) in enumerate(
-        attacks(victim_data, business, attacker_status)
+        attacks(victim_data, business, attacker_status, attacker_booking)
     ):
         # Each attack plain, and again with an Idempotency-Key of its own.
-        for headers in ({}, {"HTTP_IDEMPOTENCY_KEY": f"attack-{number}"}):
-            response = getattr(other_api, method)(path, body, format="json", **headers)
+        for attempt, headers in enumerate(({}, {"HTTP_IDEMPOTENCY_KEY": f"attack-{number}"})):
+            sent = body(f"{number}_{attempt}") if callable(body) else body
+            response = getattr(other_api, method)(path, sent, format="json", **headers)
             assert response.status_code == expected, (method, path, response.content)
             if check:
                 check(response.json())
@@ -362,10 +430,11 @@ def test_another_business_is_refused_on_every_endpoint_and_method(
 
 @pytest.mark.django_db
 def test_the_matrix_covers_every_operation_in_the_schema(
-    client, victim_data, business, attacker_status
+    client, victim_data, business, attacker_status, attacker_booking
 ):
     published = schema_operations(client)
     covered = {
-        (method, path) for method, path, *_ in attacks(victim_data, business, attacker_status)
+        (method, path)
+        for method, path, *_ in attacks(victim_data, business, attacker_status, attacker_booking)
     }
     assert published == covered

@@ -5,14 +5,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import standardwebhooks
-from django.db import connection
 
-from tests.conftest import requires_postgresql
+from tests.conftest import requires_postgresql, url_of_the_test_database, wait_for
 from tests.test_webhook_delivery import Receiver, endpoint_for, event_of
 from webhooks.models import Delivery, WebhookEndpoint
 
@@ -29,13 +27,9 @@ def receiver():
 
 
 def start_worker(*arguments: str) -> subprocess.Popen:
-    database = connection.settings_dict
     environment = {
         **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}:{database['PASSWORD'] or ''}"
-            f"@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-        ),
+        "DATABASE_URL": url_of_the_test_database(),
         "WEBHOOK_ALLOW_PRIVATE_HOSTS": "1",
         "WEBHOOK_ALLOW_HTTP": "1",
         "WEBHOOK_TIMEOUT": "2",
@@ -48,13 +42,6 @@ def start_worker(*arguments: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-
-
-def wait_for(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_sigterm_finishes_the_attempt_in_flight_and_exits_0(business, receiver):

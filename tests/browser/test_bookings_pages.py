@@ -69,7 +69,9 @@ def test_change_status_with_a_backdated_moment_updates_dates_and_history(
     page.select_option("#id_status", "definite")
     page.fill("#id_status_at_0", "2025-01-15")
     page.fill("#id_status_at_1", "14:30:00")
-    expect(page.locator(".utc-instant")).to_have_text("= 2025-01-15 14:30:00 UTC")
+    expect(page.locator(".utc-instant[data-for=status_at]")).to_have_text(
+        "= 2025-01-15 14:30:00 UTC"
+    )
     page.get_by_role("button", name="Change status").click()
 
     # Back on the booking's page: the result, the new dates and the history entry.

@@ -114,6 +114,10 @@ class BookingFactory:
             "definite_at": None,
             "lost_date": None,
             "lost_at": None,
+            "lost_reason": None,
+            "lost_note": None,
+            "hold_until": None,
+            "hold_reminded_at": None,
             "created_at": created_at,
             "updated_at": created_at,
             "version": 1,
@@ -151,6 +155,8 @@ class BookingFactory:
                 recorded_at,
                 rng.choice(STAFF) if rng.random() < 0.6 else None,
                 ChangeSource.ADMIN.value if rng.random() < 0.3 else ChangeSource.API.value,
+                None,  # lost_reason
+                None,  # lost_note
             )
         )
         row.update(status_stamp(status, moment, generated.zone))

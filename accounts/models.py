@@ -158,11 +158,10 @@ class BusinessUserManager(UserManager):
         """The user whose API token has this digest, with only the fields every API
         request needs loaded (id, username, active flag, business); any other field
         loads on first access. None when no token has the digest."""
-        return (
-            self.filter(api_tokens__key_digest=key_digest)
-            .only("id", "username", "is_active", "business")
-            .first()
+        holders = self.filter(api_tokens__key_digest=key_digest).only(
+            "id", "username", "is_active", "business"
         )
+        return next(iter(holders[:1]), None)
 
 
 class User(AbstractUser):

@@ -11,13 +11,14 @@ request (time.process_time of this process: PostgreSQL's work is not in it). Wit
 --profile N it then prints cProfile's top N functions by cumulative and by own time, to
 see where the time goes. Budget (issue 23): change_status ≤ 3.0 ms.
 
-To measure another endpoint, add to REQUESTS a function of (booking ids, random) that
-returns (method, path, JSON body or None).
+To measure another endpoint, add to REQUESTS a function of (booking ids, random, the
+business's id) that returns (method, path, JSON body or None).
 """
 
 import argparse
 import cProfile
 import io
+import itertools
 import json
 import os
 import pstats
@@ -29,14 +30,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 STAMPED = ("tentative", "definite", "lost")
 
+SUB_STATUSES = itertools.count()
 REQUESTS = {
-    "change_status": lambda ids, rng: (
+    "status_post": lambda ids, rng, business: (
+        "POST",
+        "/status",
+        {"businessId": business, "status": "OPEN", "subStatus": f"CPU {next(SUB_STATUSES)}"},
+    ),
+    "change_status": lambda ids, rng, business: (
         "POST",
         f"/v2/bookings/{rng.choice(ids)}/change_status",
         {"status": rng.choice(STAMPED)},
     ),
-    "booking_detail": lambda ids, rng: ("GET", f"/v2/bookings/{rng.choice(ids)}", None),
-    "booking_list": lambda ids, rng: ("GET", "/v2/bookings?status=tentative", None),
+    "booking_detail": lambda ids, rng, business: ("GET", f"/v2/bookings/{rng.choice(ids)}", None),
+    "booking_list": lambda ids, rng, business: ("GET", "/v2/bookings?status=tentative", None),
 }
 
 
@@ -117,7 +124,7 @@ def main() -> None:
 
     def send(count: int) -> None:
         for _ in range(count):
-            method, path, body = REQUESTS[args.endpoint](ids, rng)
+            method, path, body = REQUESTS[args.endpoint](ids, rng, args.business)
             status, content = wsgi_call(application, method, path, key, body)
             if not status.startswith("2"):
                 raise SystemExit(f"{args.endpoint}: {status} {content[:300]!r}")

@@ -184,7 +184,11 @@ class CopyOnFirstWriteList:
         failed first write leaves no half-forked list."""
         try:
             with transaction.atomic():
-                last = self._lock(reading_last_sort_order=True)
+                self._lock()
+                # Read after the lock, by a statement of its own: one that waited for the
+                # lock would still see the list as it was when it started (its snapshot),
+                # and fork the list a concurrent first write has just forked.
+                last = self.own_rows().aggregate(last=models.Max("sort_order"))["last"]
                 copies = []
                 if last is None and not self.is_shared:  # the first write
                     copies = self._copy_shared_list(by=by)
@@ -209,11 +213,9 @@ class CopyOnFirstWriteList:
 
     add.alters_data = True
 
-    def _lock(self, *, reading_last_sort_order: bool = False) -> int | None:
+    def _lock(self) -> None:
         """Take the tenant's row lock for the rest of the transaction: whoever holds it
-        is the only one changing the tenant's list. With `reading_last_sort_order`,
-        return the list's last `sort_order` (None: the tenant has no list yet), read
-        by the same statement under the lock.
+        is the only one changing the tenant's list.
 
         FOR NO KEY UPDATE rather than FOR UPDATE: it queues the list's writers behind
         one another but not inserts of rows that refer to the tenant (whose foreign
@@ -222,18 +224,10 @@ class CopyOnFirstWriteList:
         shared list has no row to lock: only superusers change it, and its constraints
         still decide duplicates."""
         if self.is_shared:
-            return self.own_rows().aggregate(last=models.Max("sort_order"))["last"]
+            return
         tenants = apps.get_model(settings.TENANT_MODEL).objects
-        locked = tenants.select_for_update(no_key=True).filter(pk=self.business_id)
-        if reading_last_sort_order:
-            own = self.own_rows().order_by().values("business_id")
-            last = own.annotate(last=models.Max("sort_order")).values("last")[:1]
-            found = list(locked.annotate(last=models.Subquery(last)).values_list("last")[:1])
-        else:
-            found = list(locked.values_list("pk")[:1])
-        if not found:
+        if not tenants.select_for_update(no_key=True).filter(pk=self.business_id).exists():
             raise InvalidValue(f"There is no business {self.business_id}.", field=self.tenant_field)
-        return found[0][0] if reading_last_sort_order else None
 
     def _copy_shared_list(self, *, by: "User") -> list[models.Model]:
         """Insert copies of every shared row (inactive ones too) into the tenant, in

@@ -587,10 +587,10 @@ def test_post_without_token_is_401(client, business):
 @pytest.mark.query_budget("post", "/status")
 def test_first_post_takes_a_fixed_number_of_queries(api, business, django_assert_num_queries):
     # token; in the list's transaction (a savepoint inside the test's): the business
-    # lock with the list's last sortOrder (none: no own list yet), the shared list, the
+    # lock, the list's last sortOrder (none: no own list yet), the shared list, the
     # copies' insert, the new status's insert, and the events (SPEC §8.1): one INSERT
     # for the copies' status.created, one for the new status's
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         response = api.post("/status", new_status(), format="json")
 
     assert response.status_code == 201
@@ -598,8 +598,8 @@ def test_first_post_takes_a_fixed_number_of_queries(api, business, django_assert
 
 def test_later_post_takes_a_fixed_number_of_queries(api, own_list, django_assert_num_queries):
     # token; in the list's transaction (a savepoint inside the test's): the business
-    # lock with the list's last sortOrder, the insert, its status.created event
-    with django_assert_num_queries(6):
+    # lock, the list's last sortOrder, the insert, its status.created event
+    with django_assert_num_queries(7):
         response = api.post("/status", new_status(), format="json")
 
     assert response.status_code == 201

@@ -8,8 +8,9 @@ tentative ones held until a moment past, as many held 2-30 days ahead. Each side
 on a copy: `scheduler`, the expiry pass of run_schedules in a child process (batches of
 500, locked, re-checked, through apply_status_change); `sql`, one statement making the
 same writes (booking, history entry, event). Prints the seconds, the ratio (goal ≤ 2×),
-the child's peak RSS at --due and at a tenth of it (flat memory), and EXPLAIN (ANALYZE,
-BUFFERS) of the due-hold and due-reminder lookups (their partial indexes).
+the child's peak RSS at --due and at a tenth of it (flat memory), the time of two
+schedulers started together (they share the due holds), and EXPLAIN (ANALYZE, BUFFERS)
+of the due-hold and due-reminder lookups (their partial indexes).
 """
 
 import argparse
@@ -137,13 +138,31 @@ def build_template(admin_url: str, template: str, options, env: dict) -> None:
         )
 
 
-def scheduler_side(admin_url: str, template: str, env: dict, limit: int | None = None) -> dict:
+def scheduler_side(
+    admin_url: str, template: str, env: dict, limit: int | None = None, processes: int = 1
+) -> dict:
+    """The expiry pass in `processes` schedulers started together (they share the due
+    holds by SKIP LOCKED): the slowest one's seconds, the holds moved, the peak RSS."""
     url = copy(admin_url, template, "bench_scheduler_run")
     if limit is not None:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(POSTPONE, (limit,))
-    out = run({**env, "DATABASE_URL": url}, sys.executable, "-c", CHILD, "expire")
-    return json.loads(out.strip().splitlines()[-1])
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, "expire"],
+            cwd=ROOT,
+            env={**env, "DATABASE_URL": url},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    found = [json.loads(child.communicate()[0].strip().splitlines()[-1]) for child in children]
+    return {
+        "seconds": max(one["seconds"] for one in found),
+        "moved": sum(one["moved"] for one in found),
+        "peak_rss_mb": max(one["peak_rss_mb"] for one in found),
+    }
 
 
 def sql_side(admin_url: str, template: str) -> dict:
@@ -176,6 +195,7 @@ def main() -> None:
         floor = sql_side(admin_url, template)
         ours = scheduler_side(admin_url, template, env)
         tenth = scheduler_side(admin_url, template, env, limit=options.due // 10)
+        two = scheduler_side(admin_url, template, env, processes=2)
         print(f"bookings {options.bookings:,}, due holds {options.due:,}")
         print(f"  sql        {floor['seconds']:8.2f} s   moved {floor['moved']:,}")
         print(
@@ -183,6 +203,10 @@ def main() -> None:
             f"{ours['peak_rss_mb']:.0f} MB"
         )
         print(f"  ratio scheduler/sql {ours['seconds'] / floor['seconds']:.2f}x (goal <= 2x)")
+        print(
+            f"  two schedulers {two['seconds']:.2f} s   moved {two['moved']:,}   ratio "
+            f"{two['seconds'] / floor['seconds']:.2f}x"
+        )
         print(
             f"  peak RSS with {tenth['moved']:,} due: {tenth['peak_rss_mb']:.0f} MB (flat memory: "
             f"{ours['peak_rss_mb'] / tenth['peak_rss_mb']:.2f}x)"

@@ -24,7 +24,6 @@ from accounts.models import Business, time_zone
 from bookings import events
 from bookings.lost_reasons import reason_for_change
 from bookings.models import (
-    BIGINT_RANGE,
     EDITABLE_FIELDS,
     HOLD_FIELD,
     NEXT_VERSION,
@@ -43,7 +42,7 @@ from bookings.stamping import (
 )
 from core.conditional import ensure_version
 from core.errors import InvalidValue, NotFound
-from core.models import ChangeSource
+from core.models import ID_RANGE, ChangeSource
 from events.models import Event
 
 if TYPE_CHECKING:
@@ -147,7 +146,7 @@ def lock_bookings(business_id: int, ids: Iterable[int]) -> dict[int, Booking]:
     lock, by id; BookingsNotFound listing (in the order given) those not there."""
     ids = list(ids)
     # An id past the id range names no booking (and would overflow the parameter).
-    candidates = [pk for pk in ids if pk in BIGINT_RANGE]
+    candidates = [pk for pk in ids if pk in ID_RANGE]
     locked = {
         booking.pk: booking
         for booking in Booking.objects.for_business(business_id).filter(pk__in=candidates).locked()

@@ -19,15 +19,12 @@ from accounts.models import Business
 from bookings.stamping import STAMPED_STATUSES, BookingStatus, ensure_hold_fits
 from core.errors import AlreadyExists, Conflict, InvalidValue
 from core.fields import OrderedJSONField
-from core.models import EARLIEST_MOMENT, ChangeSource
+from core.models import EARLIEST_MOMENT, ID_RANGE, ChangeSource
 from core.tenant_lists import SharedListQuerySet, tenant_or_shared
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-# The range of a BigAutoField: larger ids cannot name a booking (and would overflow
-# the database's integer parameter).
-BIGINT_RANGE = range(-(2**63), 2**63)
 # A booking's ordinary fields, which create and edit take; the API names them alike.
 EDITABLE_FIELDS = ("name", "starts_at", "ends_at", "guest_count", "notes")
 # The fields only a status change writes: refused in an edit's body.
@@ -64,7 +61,7 @@ class BookingQuerySet(models.QuerySet):
             pk = int(pk)
         except (TypeError, ValueError):  # e.g. more digits than int() takes
             raise Booking.DoesNotExist("No booking has this id.") from None
-        if pk not in BIGINT_RANGE:
+        if pk not in ID_RANGE:
             raise Booking.DoesNotExist("No booking has this id.")
         return self.for_business(business_id).get(pk=pk)
 

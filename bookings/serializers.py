@@ -6,7 +6,6 @@ from rest_framework import serializers
 
 from bookings.actions import BULK_CHANGE_LIMIT, ensure_details_fit
 from bookings.models import (
-    BIGINT_RANGE,
     LOST_NOTE_MAX_LENGTH,
     LOST_REASON_CODE,
     LOST_REASON_CODE_MAX_LENGTH,
@@ -25,6 +24,7 @@ from bookings.representation import (
 )
 from bookings.stamping import KEEP_HOLD, BookingStatus
 from core.errors import InvalidValue
+from core.models import ID_RANGE
 from core.serializers import (
     RejectUnknownFieldsMixin,
     StatusDateField,
@@ -52,7 +52,7 @@ class ChangeDetailsSerializerMixin(serializers.Serializer):
     the action's to check, under the booking's lock."""
 
     lost_reason_id = StrictIntegerField(
-        required=False, allow_null=True, min_value=1, max_value=BIGINT_RANGE.stop - 1
+        required=False, allow_null=True, min_value=1, max_value=ID_RANGE[-1]
     )
     lost_note = StrictCharField(
         required=False, allow_null=True, allow_blank=True, max_length=LOST_NOTE_MAX_LENGTH
@@ -127,7 +127,7 @@ class BookingIdsField(serializers.Field):
             self.fail("count")
         seen = set()
         for index, value in enumerate(data):
-            if type(value) is not int or value not in BIGINT_RANGE or value < 1:
+            if type(value) is not int or value not in ID_RANGE:
                 self.fail("not_an_id", value=value, index=index)
             if value in seen:
                 self.fail("repeated", value=value)

@@ -12,8 +12,7 @@ from django_filters.fields import IsoDateTimeField, MultipleChoiceField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from core.models import EARLIEST_MOMENT
-from core.views import ID_RANGE
+from core.models import EARLIEST_MOMENT, ID_RANGE
 
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 EARLIEST_DATE, LATEST_DATE = EARLIEST_MOMENT.date(), dt.date(9998, 12, 31)

@@ -13,6 +13,9 @@ IDEMPOTENCY_KEY_LIFETIME = dt.timedelta(hours=24)
 # The earliest moment any record may hold (SPEC §17): older moments are typos or probes,
 # and near year 1 a business's local date may not exist in the database.
 EARLIEST_MOMENT = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+# The ids a BigAutoField gives: a larger one names nothing (and would overflow the
+# database's integer parameter).
+ID_RANGE = range(1, 2**63)
 
 
 class ChangeSource(models.TextChoices):

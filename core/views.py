@@ -7,6 +7,8 @@ from django.http import JsonResponse
 from django.views import defaults
 from rest_framework.exceptions import NotFound, ValidationError
 
+from core.models import ID_RANGE
+
 API_PREFIXES = ("/v2/", "/status", "/healthz", "/readyz")
 
 
@@ -88,11 +90,6 @@ class RejectUnknownQueryParametersMixin:
                 refused[name] = ["Give this parameter once."]
         if refused:
             raise ValidationError(refused)
-
-
-# The range of a BigAutoField: a larger id names nothing (and would overflow the
-# database's integer parameter).
-ID_RANGE = range(1, 2**63)
 
 
 def object_id(text: str) -> int:

@@ -1,60 +1,30 @@
-"""Issue 24's benchmark: the appointment list, its `date=` filter and the conflict check,
-flat from 10,000 to 1,000,000 appointments (p99 within 1.3x), with their EXPLAIN.
+"""Issue 24: the appointment list, its `date=` filter and the conflict check (a POST onto
+a taken slot, 409) through the WSGI app in-process, flat from 10,000 to 1,000,000
+appointments (p99, the median of three rounds', within 1.3× of the smallest size's), and
+EXPLAIN (ANALYZE, BUFFERS) at the largest. The database is the script's own.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:PORT/bench_appointments \\
         .venv/bin/python bench/appointments.py [--sizes 10000,100000,1000000] [--runs 300]
-
-The database must be PostgreSQL and is the script's own: it is migrated, one business
-(id 900024) gets 25 resources, and its appointments grow to each size in turn: a day
-holds 8 a resource (09:00 to 17:00, 45 minutes each, every seventh cancelled), days
-added after the last, so a day's appointments stay as many while the table grows.
-Loading is one INSERT ... SELECT over generate_series per size (data, not the domain:
-the measured requests go through the app).
-
-At each size, --runs times each, through the WSGI app gunicorn serves (DJANGO_PRODUCTION
-=1), called in this process:
-  - list: GET /v2/appointments (the first page of 50);
-  - date: GET /v2/appointments?date=<day 10> (a business-local day of 200);
-  - conflict: POST /v2/appointments onto a taken slot: the check, answered 409 (nothing
-    is written).
-Prints p50 and p99 (ms) per size (the p99 the median of three rounds' p99s, each a third
-of the runs, so that a burst of other work on the machine spoils one round, not the
-figure) and each p99 against the smallest size's; then
-EXPLAIN (ANALYZE, BUFFERS) of each request's statements at the largest size. The
-machine's load average is printed with the figures: note it beside them.
 """
 
 import argparse
 import datetime as dt
-import json
 import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DJANGO_PRODUCTION", "1")
-os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-" + "x" * 40)
-os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1")
-os.environ.setdefault("DJANGO_LOG_LEVEL", "ERROR")  # the 409s measured are not news
-os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")  # plain HTTP in this process
+import common
 
-import django  # noqa: E402
-
-django.setup()
+application = common.django_app(**common.PRODUCTION, DJANGO_LOG_LEVEL="ERROR")  # 409s: no news
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
-from in_process import call, wsgi_environ  # noqa: E402
 
 from accounts.models import ApiToken, Business, User  # noqa: E402
 from appointments.actions import create_resource  # noqa: E402
 from appointments.models import Appointment, Resource  # noqa: E402
-from config.wsgi import application  # noqa: E402
 from statuses.models import Status  # noqa: E402
 from statuses.services import fork_shared_statuses  # noqa: E402
 
@@ -64,6 +34,8 @@ PER_RESOURCE_A_DAY = 8
 FIRST_DAY = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 MEASURED_DAY = FIRST_DAY + dt.timedelta(days=10)
 ROUNDS = 3
+log = common.logger("appointments")
+# Data, not the domain (the measured requests go through the app): one statement a size.
 LOAD_SQL = """
 INSERT INTO appointments_appointment (business_id, resource_id, starts_at, ends_at,
     client_name, client_email, notes, status, sub_status, status_id, status_at,
@@ -78,10 +50,6 @@ FROM generate_series(%(first)s::int, %(last)s::int) AS d, generate_series(9, 16)
               AS starts_at) AS t,
      (SELECT id FROM appointments_resource WHERE business_id = %(business)s) AS r
 """
-
-
-def log(message: str) -> None:
-    print(f"[bench/appointments] {message}", file=sys.stderr, flush=True)
 
 
 def prepare() -> str:
@@ -124,40 +92,37 @@ def grow_to(size: int) -> None:
     log(f"{size:,} appointments ({time.perf_counter() - started:.0f} s to load)")
 
 
-def requests(key: str) -> dict[str, dict]:
+def requests() -> dict[str, tuple]:
     chair = Resource.objects.filter(business_id=BUSINESS).order_by("pk").first()
     taken = MEASURED_DAY + dt.timedelta(hours=10, minutes=15)
-    body = json.dumps(
-        {
-            "resource_id": chair.pk,
-            "starts_at": taken.isoformat(),
-            "ends_at": (taken + dt.timedelta(minutes=30)).isoformat(),
-            "client_name": "Late comer",
-        }
-    ).encode()
+    body = {
+        "resource_id": chair.pk,
+        "starts_at": taken.isoformat(),
+        "ends_at": (taken + dt.timedelta(minutes=30)).isoformat(),
+        "client_name": "Late comer",
+    }
     return {
-        "list": ("GET", "/v2/appointments", b"", "200"),
-        "date": ("GET", f"/v2/appointments?date={MEASURED_DAY:%Y-%m-%d}", b"", "200"),
+        "list": ("GET", "/v2/appointments", None, "200"),
+        "date": ("GET", f"/v2/appointments?date={MEASURED_DAY:%Y-%m-%d}", None, "200"),
         "conflict": ("POST", "/v2/appointments", body, "409"),
     }
 
 
 def measure(key: str, runs: int) -> dict[str, list[float]]:
-    timings = {name: [] for name in requests(key)}
+    timings = {name: [] for name in requests()}
     for _ in range(runs):
-        for name, (method, path, body, expected) in requests(key).items():
-            environ = wsgi_environ(method, path, body=body, key=key)
+        for name, (method, path, body, expected) in requests().items():
             started = time.perf_counter()
-            status, _headers, _body = call(application, environ)
+            status, content = common.wsgi_call(application, method, path, key, body)
             timings[name].append((time.perf_counter() - started) * 1000)
-            assert status.startswith(expected), (name, status, _body[:300])
+            assert status.startswith(expected), (name, status, content[:300])
     return timings
 
 
 def explain(key: str) -> None:
-    for name, (method, path, body, _expected) in requests(key).items():
+    for name, (method, path, body, _expected) in requests().items():
         with CaptureQueriesContext(connection) as captured:
-            call(application, wsgi_environ(method, path, body=body, key=key))
+            common.wsgi_call(application, method, path, key, body)
         for query in captured.captured_queries:
             sql = query["sql"]
             if "appointments_appointment" not in sql or not sql.lstrip().startswith("SELECT"):
@@ -184,8 +149,6 @@ def main() -> None:
     for size in sorted(int(size) for size in args.sizes.split(",")):
         grow_to(size)
         measure(key, 20)  # warm: the pool, prepared statements, caches
-        # In ROUNDS rounds, each's p99 on its own: a burst of the machine's other work
-        # spoils one round, and the median round is the figure.
         rounds = [measure(key, args.runs // ROUNDS) for _ in range(ROUNDS)]
         results[size] = {
             name: (

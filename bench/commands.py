@@ -1,42 +1,25 @@
-"""The data-fix commands against their SQL floor, on PostgreSQL.
+"""The data-fix commands against their SQL floor (the same fix as one statement, FLOORS),
+each trial on a fresh copy of the size's template (generate_bookings --broken-fraction),
+in alternating order, checked to leave the same rows; the command's peak RSS. Budget
+(issue 23): ≤ 1.5× the floor at 1M bookings, flat memory. On a PostgreSQL of its own
+unless DATABASE_URL names one.
 
     .venv/bin/python bench/commands.py [--sizes 100000,1000000] [--repeat 5]
-
-Without DATABASE_URL it starts its own PostgreSQL (scripts/postgres.sh, --port, a data
-directory under /var/tmp, removed at the end); with DATABASE_URL=postgres://.../NAME it
-uses that server and names its databases NAME_tpl_<size> and NAME_work.
-
-For each size it builds a template database once (migrate, then generate_bookings with
---broken-fraction, businesses on --timezones), so that every trial starts from the same
-broken rows: before each, the working database is made afresh from the template (CREATE
-DATABASE ... TEMPLATE, then CHECKPOINT). Then per command, --repeat times, in an order
-that reverses every trial:
-
-- the floor: the same fix as one SQL statement (FLOORS), the natural limit of a
-  set-based fix, its events' payloads rendered by SQL functions as the API renders a
-  booking, timed from the statement to the commit;
-- the command, in a child process, timed around call_command (start-up, imports and
-  connecting excluded, as for the SQL), its peak RSS read with os.wait4;
-- after the first trial, a check that both left the same bookings and history behind,
-  and as many events of each type.
-
-Prints median and best times, their ratios (budget, issue 23: ≤ 1.5× the floor at 1M),
-peak memory, and peak memory at the largest size over the smallest (flat: ≈ 1).
 """
 
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+import common
+import psycopg
+
+ROOT = common.ROOT
 TIMEZONES = "UTC,America/New_York,Europe/Berlin,Asia/Kolkata,Australia/Sydney"
 
 # The events' payloads as the API renders them (bookings/representation.py), so that the
@@ -64,121 +47,123 @@ PAYLOAD_FUNCTIONS = [
 
 # Each fix as one would write it by hand in psql: the rows that break the rule, one
 # update (the version bumped once), the history entries and the events.
+BACKFILL_FLOOR = """
+WITH targets AS MATERIALIZED (
+  SELECT b.id, z.timezone AS tz,
+    b.tentative_at IS NULL AND b.tentative_date IS NOT NULL AS fill_tentative,
+    b.definite_at IS NULL AND b.definite_date IS NOT NULL AS fill_definite,
+    b.lost_at IS NULL AND b.lost_date IS NOT NULL AS fill_lost
+  FROM bookings_booking b JOIN accounts_business z ON z.id = b.business_id
+  WHERE b.tentative_at IS NULL AND b.tentative_date IS NOT NULL
+     OR b.definite_at IS NULL AND b.definite_date IS NOT NULL
+     OR b.lost_at IS NULL AND b.lost_date IS NOT NULL
+), fixed AS (
+  UPDATE bookings_booking b SET
+    tentative_at = COALESCE(b.tentative_at, b.tentative_date::timestamp AT TIME ZONE t.tz),
+    definite_at = COALESCE(b.definite_at, b.definite_date::timestamp AT TIME ZONE t.tz),
+    lost_at = COALESCE(b.lost_at, b.lost_date::timestamp AT TIME ZONE t.tz),
+    version = b.version + 1
+  FROM targets t
+  WHERE b.id = t.id
+  RETURNING b.business_id, b AS booking, t.fill_tentative, t.fill_definite, t.fill_lost
+)
+INSERT INTO events_event (business_id, type, data, created_at)
+SELECT business_id, 'booking.updated', jsonb_build_object(
+    'booking', pg_temp.api_booking(booking),
+    'changed_fields', to_jsonb(array_remove(ARRAY[
+      CASE WHEN fill_tentative THEN 'tentative_at' END,
+      CASE WHEN fill_definite THEN 'definite_at' END,
+      CASE WHEN fill_lost THEN 'lost_at' END], NULL))),
+  now()
+FROM fixed
+"""
+REPAIR_FLOOR = """
+WITH found AS MATERIALIZED (
+  SELECT b.id, b.business_id, b.status, z.timezone AS tz, r.missing, r.stray,
+    b.tentative_at, b.tentative_date, b.definite_at, b.definite_date, b.lost_at,
+    b.lost_date,
+    CASE WHEN r.missing THEN COALESCE(
+      (SELECT h.status_at FROM bookings_bookingstatuschange h
+       WHERE h.booking_id = b.id AND h.to_status = b.status ORDER BY h.id DESC LIMIT 1),
+      b.updated_at) END AS moment
+  FROM bookings_booking b
+  JOIN accounts_business z ON z.id = b.business_id
+  CROSS JOIN LATERAL (SELECT
+    b.status = 'tentative' AND b.tentative_at IS NULL AND b.tentative_date IS NULL
+      OR b.status = 'definite' AND b.definite_at IS NULL AND b.definite_date IS NULL
+      OR b.status = 'lost' AND b.lost_at IS NULL AND b.lost_date IS NULL AS missing,
+    b.status <> 'lost' AND (b.lost_at IS NOT NULL OR b.lost_date IS NOT NULL) AS stray
+  ) r
+  WHERE r.missing OR r.stray
+    OR b.tentative_at IS NOT NULL
+       AND b.tentative_date IS DISTINCT FROM (b.tentative_at AT TIME ZONE z.timezone)::date
+    OR b.definite_at IS NOT NULL
+       AND b.definite_date IS DISTINCT FROM (b.definite_at AT TIME ZONE z.timezone)::date
+    OR b.status = 'lost' AND b.lost_at IS NOT NULL
+       AND b.lost_date IS DISTINCT FROM (b.lost_at AT TIME ZONE z.timezone)::date
+), new_at AS (
+  SELECT f.*, f.missing OR f.stray AS restamped,
+    CASE WHEN f.missing AND f.status = 'tentative' THEN f.moment ELSE f.tentative_at END
+      AS new_tentative_at,
+    CASE WHEN f.missing AND f.status = 'definite' THEN f.moment ELSE f.definite_at END
+      AS new_definite_at,
+    CASE WHEN f.missing AND f.status = 'lost' THEN f.moment
+         WHEN f.stray THEN NULL ELSE f.lost_at END AS new_lost_at
+  FROM found f
+), targets AS (
+  SELECT n.*,
+    COALESCE((n.new_tentative_at AT TIME ZONE n.tz)::date, n.tentative_date)
+      AS new_tentative_date,
+    COALESCE((n.new_definite_at AT TIME ZONE n.tz)::date, n.definite_date)
+      AS new_definite_date,
+    COALESCE((n.new_lost_at AT TIME ZONE n.tz)::date,
+             CASE WHEN n.stray THEN NULL ELSE n.lost_date END) AS new_lost_date
+  FROM new_at n
+), fixed AS (
+  UPDATE bookings_booking b SET
+    tentative_at = t.new_tentative_at, tentative_date = t.new_tentative_date,
+    definite_at = t.new_definite_at, definite_date = t.new_definite_date,
+    lost_at = t.new_lost_at, lost_date = t.new_lost_date, version = b.version + 1
+  FROM targets t
+  WHERE b.id = t.id
+  RETURNING b.id, b AS booking
+), history AS (
+  INSERT INTO bookings_bookingstatuschange AS h
+    (booking_id, business_id, from_status, to_status, status_at, recorded_at, source)
+  SELECT id, business_id, status, status,
+    COALESCE(CASE status WHEN 'tentative' THEN new_tentative_at
+                         WHEN 'definite' THEN new_definite_at
+                         WHEN 'lost' THEN new_lost_at END, now()),
+    now(), 'command'
+  FROM targets WHERE restamped ORDER BY id
+  RETURNING h.id, h.booking_id, h.business_id, h AS change
+), updated AS (
+  INSERT INTO events_event (business_id, type, data, created_at)
+  SELECT t.business_id, 'booking.updated', jsonb_build_object(
+      'booking', pg_temp.api_booking(f.booking),
+      'changed_fields', to_jsonb(array_remove(ARRAY[
+        CASE WHEN t.new_tentative_date IS DISTINCT FROM t.tentative_date
+             THEN 'tentative_date' END,
+        CASE WHEN t.new_tentative_at IS DISTINCT FROM t.tentative_at
+             THEN 'tentative_at' END,
+        CASE WHEN t.new_definite_date IS DISTINCT FROM t.definite_date
+             THEN 'definite_date' END,
+        CASE WHEN t.new_definite_at IS DISTINCT FROM t.definite_at
+             THEN 'definite_at' END,
+        CASE WHEN t.new_lost_date IS DISTINCT FROM t.lost_date THEN 'lost_date' END,
+        CASE WHEN t.new_lost_at IS DISTINCT FROM t.lost_at THEN 'lost_at' END], NULL))),
+    now()
+  FROM fixed f JOIN targets t ON t.id = f.id WHERE NOT t.restamped ORDER BY f.id
+)
+INSERT INTO events_event (business_id, type, data, created_at)
+SELECT h.business_id, 'booking.status_changed', jsonb_build_object(
+    'booking', pg_temp.api_booking(f.booking), 'change', pg_temp.api_change(h.change)),
+  now()
+FROM history h JOIN fixed f ON f.id = h.booking_id ORDER BY h.id
+"""
 FLOORS = {
-    "backfill_status_datetimes": """
-        WITH targets AS MATERIALIZED (
-          SELECT b.id, z.timezone AS tz,
-            b.tentative_at IS NULL AND b.tentative_date IS NOT NULL AS fill_tentative,
-            b.definite_at IS NULL AND b.definite_date IS NOT NULL AS fill_definite,
-            b.lost_at IS NULL AND b.lost_date IS NOT NULL AS fill_lost
-          FROM bookings_booking b JOIN accounts_business z ON z.id = b.business_id
-          WHERE b.tentative_at IS NULL AND b.tentative_date IS NOT NULL
-             OR b.definite_at IS NULL AND b.definite_date IS NOT NULL
-             OR b.lost_at IS NULL AND b.lost_date IS NOT NULL
-        ), fixed AS (
-          UPDATE bookings_booking b SET
-            tentative_at = COALESCE(b.tentative_at, b.tentative_date::timestamp AT TIME ZONE t.tz),
-            definite_at = COALESCE(b.definite_at, b.definite_date::timestamp AT TIME ZONE t.tz),
-            lost_at = COALESCE(b.lost_at, b.lost_date::timestamp AT TIME ZONE t.tz),
-            version = b.version + 1
-          FROM targets t
-          WHERE b.id = t.id
-          RETURNING b.business_id, b AS booking, t.fill_tentative, t.fill_definite, t.fill_lost
-        )
-        INSERT INTO events_event (business_id, type, data, created_at)
-        SELECT business_id, 'booking.updated', jsonb_build_object(
-            'booking', pg_temp.api_booking(booking),
-            'changed_fields', to_jsonb(array_remove(ARRAY[
-              CASE WHEN fill_tentative THEN 'tentative_at' END,
-              CASE WHEN fill_definite THEN 'definite_at' END,
-              CASE WHEN fill_lost THEN 'lost_at' END], NULL))),
-          now()
-        FROM fixed
-    """,
-    "repair_booking_status_dates": """
-        WITH found AS MATERIALIZED (
-          SELECT b.id, b.business_id, b.status, z.timezone AS tz, r.missing, r.stray,
-            b.tentative_at, b.tentative_date, b.definite_at, b.definite_date, b.lost_at,
-            b.lost_date,
-            CASE WHEN r.missing THEN COALESCE(
-              (SELECT h.status_at FROM bookings_bookingstatuschange h
-               WHERE h.booking_id = b.id AND h.to_status = b.status ORDER BY h.id DESC LIMIT 1),
-              b.updated_at) END AS moment
-          FROM bookings_booking b
-          JOIN accounts_business z ON z.id = b.business_id
-          CROSS JOIN LATERAL (SELECT
-            b.status = 'tentative' AND b.tentative_at IS NULL AND b.tentative_date IS NULL
-              OR b.status = 'definite' AND b.definite_at IS NULL AND b.definite_date IS NULL
-              OR b.status = 'lost' AND b.lost_at IS NULL AND b.lost_date IS NULL AS missing,
-            b.status <> 'lost' AND (b.lost_at IS NOT NULL OR b.lost_date IS NOT NULL) AS stray
-          ) r
-          WHERE r.missing OR r.stray
-            OR b.tentative_at IS NOT NULL
-               AND b.tentative_date IS DISTINCT FROM (b.tentative_at AT TIME ZONE z.timezone)::date
-            OR b.definite_at IS NOT NULL
-               AND b.definite_date IS DISTINCT FROM (b.definite_at AT TIME ZONE z.timezone)::date
-            OR b.status = 'lost' AND b.lost_at IS NOT NULL
-               AND b.lost_date IS DISTINCT FROM (b.lost_at AT TIME ZONE z.timezone)::date
-        ), new_at AS (
-          SELECT f.*, f.missing OR f.stray AS restamped,
-            CASE WHEN f.missing AND f.status = 'tentative' THEN f.moment ELSE f.tentative_at END
-              AS new_tentative_at,
-            CASE WHEN f.missing AND f.status = 'definite' THEN f.moment ELSE f.definite_at END
-              AS new_definite_at,
-            CASE WHEN f.missing AND f.status = 'lost' THEN f.moment
-                 WHEN f.stray THEN NULL ELSE f.lost_at END AS new_lost_at
-          FROM found f
-        ), targets AS (
-          SELECT n.*,
-            COALESCE((n.new_tentative_at AT TIME ZONE n.tz)::date, n.tentative_date)
-              AS new_tentative_date,
-            COALESCE((n.new_definite_at AT TIME ZONE n.tz)::date, n.definite_date)
-              AS new_definite_date,
-            COALESCE((n.new_lost_at AT TIME ZONE n.tz)::date,
-                     CASE WHEN n.stray THEN NULL ELSE n.lost_date END) AS new_lost_date
-          FROM new_at n
-        ), fixed AS (
-          UPDATE bookings_booking b SET
-            tentative_at = t.new_tentative_at, tentative_date = t.new_tentative_date,
-            definite_at = t.new_definite_at, definite_date = t.new_definite_date,
-            lost_at = t.new_lost_at, lost_date = t.new_lost_date, version = b.version + 1
-          FROM targets t
-          WHERE b.id = t.id
-          RETURNING b.id, b AS booking
-        ), history AS (
-          INSERT INTO bookings_bookingstatuschange AS h
-            (booking_id, business_id, from_status, to_status, status_at, recorded_at, source)
-          SELECT id, business_id, status, status,
-            COALESCE(CASE status WHEN 'tentative' THEN new_tentative_at
-                                 WHEN 'definite' THEN new_definite_at
-                                 WHEN 'lost' THEN new_lost_at END, now()),
-            now(), 'command'
-          FROM targets WHERE restamped ORDER BY id
-          RETURNING h.id, h.booking_id, h.business_id, h AS change
-        ), updated AS (
-          INSERT INTO events_event (business_id, type, data, created_at)
-          SELECT t.business_id, 'booking.updated', jsonb_build_object(
-              'booking', pg_temp.api_booking(f.booking),
-              'changed_fields', to_jsonb(array_remove(ARRAY[
-                CASE WHEN t.new_tentative_date IS DISTINCT FROM t.tentative_date
-                     THEN 'tentative_date' END,
-                CASE WHEN t.new_tentative_at IS DISTINCT FROM t.tentative_at
-                     THEN 'tentative_at' END,
-                CASE WHEN t.new_definite_date IS DISTINCT FROM t.definite_date
-                     THEN 'definite_date' END,
-                CASE WHEN t.new_definite_at IS DISTINCT FROM t.definite_at
-                     THEN 'definite_at' END,
-                CASE WHEN t.new_lost_date IS DISTINCT FROM t.lost_date THEN 'lost_date' END,
-                CASE WHEN t.new_lost_at IS DISTINCT FROM t.lost_at THEN 'lost_at' END], NULL))),
-            now()
-          FROM fixed f JOIN targets t ON t.id = f.id WHERE NOT t.restamped ORDER BY f.id
-        )
-        INSERT INTO events_event (business_id, type, data, created_at)
-        SELECT h.business_id, 'booking.status_changed', jsonb_build_object(
-            'booking', pg_temp.api_booking(f.booking), 'change', pg_temp.api_change(h.change)),
-          now()
-        FROM history h JOIN fixed f ON f.id = h.booking_id ORDER BY h.id
-    """,
+    "backfill_status_datetimes": BACKFILL_FLOOR,
+    "repair_booking_status_dates": REPAIR_FLOOR,
 }
 
 # What a fix leaves behind, to compare the command with its floor.
@@ -196,25 +181,11 @@ CHECKSUMS = [
 ]
 
 
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
 def manage(url: str, *args: str) -> str:
-    env = {**os.environ, "DATABASE_URL": url}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    return common.manage(*args, env={**os.environ, "DATABASE_URL": url})
 
 
 def run_floor(url: str, statement: str) -> float:
-    import psycopg
-
     with psycopg.connect(url) as conn:
         # PostgreSQL overestimates these statements and would spend seconds compiling
         # them; a hand-tuned run turns JIT off.
@@ -228,7 +199,7 @@ def run_floor(url: str, statement: str) -> float:
 
 
 def run_command(url: str, command: str, *args: str) -> tuple[float, int, str]:
-    """(seconds inside call_command, peak RSS in KiB, output) of one run in a child."""
+    """(seconds inside call_command, peak RSS in KiB, output) of a run in a child."""
     argv = [sys.executable, __file__, "--child", command, "--no-progress", *args]
     env = {**os.environ, "DATABASE_URL": url}
     process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -259,11 +230,9 @@ def child(command: str, *args: str) -> None:
 
 
 def measure(base_url: str, options: argparse.Namespace) -> None:
-    import psycopg
-
     base = urlsplit(base_url).path.lstrip("/")
-    admin = psycopg.connect(with_database(base_url, "postgres"), autocommit=True)
-    work_url = with_database(base_url, f"{base}_work")
+    admin = psycopg.connect(common.in_database(base_url, "postgres"), autocommit=True)
+    work_url = common.in_database(base_url, f"{base}_work")
     sizes = [int(size) for size in options.sizes.split(",")]
     commands = options.commands.split(",")
     extra = [f"--batch-size={options.batch_size}"] if options.batch_size else []
@@ -279,7 +248,7 @@ def measure(base_url: str, options: argparse.Namespace) -> None:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
         if not (options.reuse_templates and exists.fetchone()):
             fresh(template)
-            url = with_database(base_url, template)
+            url = common.in_database(base_url, template)
             manage(url, "migrate", "-v0")
             generated = manage(
                 url, "generate_bookings", f"--count={size}", f"--businesses={options.businesses}",
@@ -322,7 +291,7 @@ def measure(base_url: str, options: argparse.Namespace) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{base}_work" WITH (FORCE)')
     admin.close()
 
-    print(f"\nload average {', '.join(f'{x:.2f}' for x in os.getloadavg())} (end)\n")
+    print(f"\nload average {common.load_average()} (end)\n")
     print("| command | bookings | floor (median / best) | command (median / best) "
           "| command / floor (median / best) | peak RSS |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|")
@@ -355,25 +324,13 @@ def main() -> None:
     parser.add_argument("--commands", default=",".join(FLOORS))
     parser.add_argument("--batch-size", type=int, help="passed on to the commands")
     parser.add_argument("--reuse-templates", action="store_true", help="keep existing templates")
-    parser.add_argument("--port", type=int, default=54362, help="PostgreSQL's port (54362)")
+    parser.add_argument("--port", type=int, default=54362)
     options = parser.parse_args()
-    print(f"# load average {', '.join(f'{x:.2f}' for x in os.getloadavg())} (start)", flush=True)
+    print(f"# load average {common.load_average()} (start)", flush=True)
     if os.environ.get("DATABASE_URL"):
-        measure(os.environ["DATABASE_URL"], options)
-        return
-    datadir = tempfile.mkdtemp(prefix="bench-commands-pg-", dir="/var/tmp")
-    postgres = str(ROOT / "scripts" / "postgres.sh")
-    try:
-        started = subprocess.run(
-            [postgres, "start", datadir, str(options.port)],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        measure(with_database(started.stdout.strip().splitlines()[-1], "cmds_bench"), options)
-    finally:
-        subprocess.run([postgres, "stop", datadir], capture_output=True)
-        shutil.rmtree(datadir, ignore_errors=True)
+        return measure(os.environ["DATABASE_URL"], options)
+    with common.postgres(options.port) as (url, _):
+        measure(common.in_database(url, "cmds_bench"), options)
 
 
 if __name__ == "__main__":

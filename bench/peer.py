@@ -1,46 +1,19 @@
 """The HTTP benchmark: the project against a typical DRF implementation of the same
-contract (../shared/peer-typical-drf, what a user would otherwise run), in one run.
+contract (../shared/peer-typical-drf), both under gunicorn on a PostgreSQL of its own,
+seeded alike, each endpoint of ENDPOINTS driven by wrk (bench/requests.lua); then
+bench/app_cpu.py. Budgets (issue 23): ≥ 2× the peer's req/s and a lower p99; an endpoint
+the peer lacks against its `baseline`, by `min_ratio`. The report goes to bench/results/.
 
-    .venv/bin/python bench/peer.py                   # 3,000 bookings, 3 s warm-up, 3 × 10 s
-    .venv/bin/python bench/peer.py --quick           # checks the pipeline in a few minutes
-    .venv/bin/python bench/peer.py --only change_status,booking_list \\
-        --variants check-every,stock-backend         # the project under other settings too
-
-1. Installs Debian's wrk if it is missing and the peer's venv (--peer-venv, made once
-   with the peer README's pip line), and copies the peer to a temporary directory.
-2. Starts one PostgreSQL on 127.0.0.1 (scripts/postgres.sh, --port, a data directory
-   under /var/tmp) with a database for each side, migrates both, and issues both the same
-   API tokens (manage.py create_api_token): business 43111 for the bookings and GET
-   /status, 43112 for POST /status.
-3. Serves each under gunicorn with --workers sync workers: the project with production
-   settings (DJANGO_PRODUCTION=1), the peer with DEBUG off, and the project once more for
-   each of --variants (VARIANTS: other settings, the same database).
-4. Seeds both the same way through their APIs: one POST /status per business (it forks
-   the shared list, so both lists are the same), then --bookings POST /v2/bookings with
-   the statuses lead, tentative, definite and lost in turn.
-5. Drives each endpoint of ENDPOINTS with wrk (--threads, --connections;
-   bench/requests.lua): a warm-up run per server, then --repeats runs of --duration
-   seconds, in an order that reverses every repeat. Medians of req/s, p50 and p99, and
-   of the app's CPU per request (gunicorn's processes, read from /proc: steadier than
-   req/s on a shared machine); totals of non-2xx answers and socket errors.
-6. Measures the app's CPU per request in-process (bench/app_cpu.py, --cpu-endpoints) on
-   the project's database, for the project and each variant.
-7. Prints a Markdown report and writes it to bench/results/peer-<UTC time>.md (the raw
-   wrk output and the servers' logs beside it). Everything it started is stopped and
-   removed whatever happens.
-
-Budgets (issue 23): each endpoint the peer also serves at ≥ 2× the peer's req/s, with a
-lower p99. An endpoint the peer lacks is measured against an endpoint of the project in
-the same run: add an Endpoint with `peer=False`, `baseline` and `min_ratio`, and a `seed`
-that makes through the API what its requests need (see the example after ENDPOINTS).
+    .venv/bin/python bench/peer.py [--quick] [--only change_status] [--variants no-check]
 """
 
 import argparse
+import contextlib
 import datetime as dt
-import http.client
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -55,21 +28,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import common
+import psycopg
+
+ROOT = common.ROOT
 PEER = ROOT.parent / "shared" / "peer-typical-drf"
 RESULTS = ROOT / "bench" / "results"
-PEER_PACKAGES = [
-    "django>=5.2,<5.3",
-    "djangorestframework",
-    "django-filter",
-    "psycopg[binary,pool]",
-    "dj-database-url",
-    "drf-spectacular",
-    "gunicorn",
-]
-BUSINESSES = {"main": 43111, "post": 43112}
+PEER_PACKAGES = ["django>=5.2,<5.3", "djangorestframework", "django-filter", "gunicorn"]
+PEER_PACKAGES += ["psycopg[binary,pool]", "dj-database-url", "drf-spectacular"]
 STATUSES = ("lead", "tentative", "definite", "lost")
 STAMPED = STATUSES[1:]
+BUSINESSES = {"main": 43111, "post": 43112}
+NEW_SUB_STATUS = {"statusId": None, "businessId": BUSINESSES["post"], "status": "OPEN"}
+NEW_SUB_STATUS["subStatus"] = "bench @N@"
 # The project again, on the same database, with other settings: env, what it shows.
 VARIANTS = {
     "no-check": (
@@ -87,33 +58,13 @@ VARIANTS = {
 }
 
 
-def log(message: str) -> None:
-    print(f"[bench/peer] {message}", file=sys.stderr, flush=True)
-
-
-# --- Servers -------------------------------------------------------------------------
+log = common.logger("peer")
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def api(port: int, method: str, path: str, key: str, body: object = None) -> tuple[int, object]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Authorization": f"Token {key}", "Content-Type": "application/json"}
-    try:
-        payload = json.dumps(body) if body is not None else None
-        connection.request(method, path, body=payload, headers=headers)
-        response = connection.getresponse()
-        raw = response.read()
-    finally:
-        connection.close()
-    try:
-        return response.status, json.loads(raw)
-    except ValueError:
-        return response.status, raw[:300]
 
 
 @dataclass
@@ -128,31 +79,24 @@ class Side:
     process: subprocess.Popen | None = None
 
     def call(self, method: str, path: str, body: object = None, role: str = "main"):
-        status, answer = api(self.port, method, path, self.keys[role], body)
+        status, answer = common.api(self.port, method, path, self.keys[role], body)
         if status >= 300:
             raise SystemExit(f"{self.name}: {method} {path} answered {status}: {answer}")
         return answer
 
     def start(self, argv: list[str], env: dict, cwd: Path, logfile: Path) -> None:
+        argv += ["--workers", str(ARGS.workers), "--worker-class", "sync"]
+        argv += ["--bind", f"127.0.0.1:{self.port}"]
+        run = {"env": env, "cwd": cwd, "start_new_session": True}  # stop() ends the workers too
         with logfile.open("ab") as output:
-            self.process = subprocess.Popen(
-                [*argv, "--workers", str(ARGS.workers), "--worker-class", "sync"]
-                + ["--bind", f"127.0.0.1:{self.port}"],
-                env=env,
-                cwd=cwd,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() ends the workers too
-            )
+            self.process = subprocess.Popen(argv, stdout=output, stderr=output, **run)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise SystemExit(f"{self.name} exited at start; see {logfile}")
-            try:
-                if api(self.port, "GET", "/status", self.keys["main"])[0] == 200:
+            with contextlib.suppress(OSError):
+                if common.api(self.port, "GET", "/status", self.keys["main"])[0] == 200:
                     return
-            except OSError:
-                pass
             time.sleep(0.3)
         raise SystemExit(f"{self.name} did not answer within 60 s; see {logfile}")
 
@@ -189,9 +133,6 @@ def postgres_cpu_seconds(datadir: Path) -> float:
     side is driven at a time, so a run's share is that side's."""
     postmaster = int((datadir / "postmaster.pid").read_text().split()[0])
     return cpu_seconds(lambda pid, parent, group: postmaster in (pid, parent))
-
-
-# --- Endpoints -------------------------------------------------------------------------
 
 
 def line(method: str, path: str, body: object = None) -> str:
@@ -240,14 +181,7 @@ ENDPOINTS = [
     Endpoint(
         "status_post",
         "POST /status (a new subStatus each)",
-        lambda side, rng: [
-            line(
-                "POST",
-                "/status",
-                {"statusId": None, "businessId": BUSINESSES["post"], "status": "OPEN"}
-                | {"subStatus": "bench @N@"},
-            )
-        ],
+        lambda side, rng: [line("POST", "/status", NEW_SUB_STATUS)],
         role="post",
     ),
 ]
@@ -259,19 +193,12 @@ def seed_appointments(side: Side) -> None:
     the chair's time), all OPEN."""
     chair = side.call("POST", "/v2/resources", {"name": f"Bench chair {secrets.token_hex(3)}"})
     start = dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC)
-    side.made["appointments"] = [
-        side.call(
-            "POST",
-            "/v2/appointments",
-            {
-                "resource_id": chair["id"],
-                "client_name": f"Bench {n}",
-                "starts_at": (start + dt.timedelta(minutes=30 * n)).isoformat(),
-                "ends_at": (start + dt.timedelta(minutes=30 * n + 30)).isoformat(),
-            },
-        )["id"]
-        for n in range(200)
-    ]
+    slots = [(start + dt.timedelta(minutes=30 * n)).isoformat() for n in range(201)]
+    side.made["appointments"] = []
+    for n in range(200):
+        body = {"resource_id": chair["id"], "client_name": f"Bench {n}"}
+        body |= {"starts_at": slots[n], "ends_at": slots[n + 1]}
+        side.made["appointments"].append(side.call("POST", "/v2/appointments", body)["id"])
 
 
 def seed_reason(side: Side) -> None:
@@ -359,9 +286,6 @@ def seed(sides: list[Side], bookings: int) -> None:
         raise SystemExit(f"the sides' status lists differ after seeding: {lists}")
 
 
-# --- Load ------------------------------------------------------------------------------
-
-
 class Load:
     def __init__(self, workdir: Path, wrk_log: Path, datadir: Path) -> None:
         self.workdir, self.wrk_log, self.datadir, self.runs = workdir, wrk_log, datadir, 0
@@ -426,28 +350,15 @@ def summarize(runs: list[dict]) -> dict:
     return medians | {key: sum(r[key] for r in runs) for key in ("non_2xx", "socket_errors")}
 
 
-# --- Report ----------------------------------------------------------------------------
-
-
 def facts(admin_url: str) -> list[str]:
-    import psycopg
-
     with psycopg.connect(admin_url) as conn:
         server = conn.execute("SHOW server_version").fetchone()[0]
-    commit = subprocess.run(
-        ["git", "log", "-1", "--format=%h %cs"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
+    commit = common.commit("%h %cs")
     dirty = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True
     ).stdout.strip()
-    cpu = next(
-        (
-            x.split(":", 1)[1].strip()
-            for x in Path("/proc/cpuinfo").read_text().splitlines()
-            if x.startswith("model name")
-        ),
-        "?",
-    )
+    model = re.search(r"^model name\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.M)
+    cpu = model[1] if model else "?"
     return [
         f"commit {commit}" + (" with uncommitted changes" if dirty else ""),
         f"{cpu}, {os.cpu_count()} cores; PostgreSQL {server} (scripts/postgres.sh)",
@@ -462,7 +373,8 @@ def ms(value: float) -> str:
 
 
 def report(results: dict, loads: dict, cpu: list[str], head: list[str]) -> tuple[str, bool]:
-    errors = False
+    sides = [side for measured in results.values() for side in measured.values()]
+    errors = any(side["non_2xx"] or side["socket_errors"] for side in sides)
     lines = [*head, "", "## Against the peer", ""]
     lines += [
         "| endpoint | req/s project | req/s peer | ratio (≥ 2×) | p50 project / peer "
@@ -516,8 +428,6 @@ def report(results: dict, loads: dict, cpu: list[str], head: list[str]) -> tuple
                         f"| {got['rps'] / ours['rps']:.2f}× | {ms(got['p50'])} "
                         f"| {ms(got['p99'])} | {got['cpu']:.2f}, {got['db_cpu']:.2f} ms |"
                     )
-    for measured in results.values():
-        errors |= any(side["non_2xx"] or side["socket_errors"] for side in measured.values())
     lines += [
         "",
         "## App CPU per request, in-process (bench/app_cpu.py; budget: change_status ≤ 3.0 ms)",
@@ -527,33 +437,24 @@ def report(results: dict, loads: dict, cpu: list[str], head: list[str]) -> tuple
     return "\n".join(lines) + "\n", errors
 
 
-# --- Main ------------------------------------------------------------------------------
-
-
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--bookings", type=int, help="bookings per side (3000)")
-    parser.add_argument("--duration", type=int, help="seconds per measured run (10)")
-    parser.add_argument("--warmup", type=int, help="seconds of warm-up per server (3)")
-    parser.add_argument("--repeats", type=int, help="measured runs per server (3)")
-    parser.add_argument("--quick", action="store_true", help="a short development run")
-    parser.add_argument("--only", help="comma-separated endpoint names")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bookings", type=int, help="per side (3000; --quick 500)")
+    parser.add_argument("--duration", type=int, help="seconds a measured run (10; --quick 3)")
+    parser.add_argument("--warmup", type=int, help="seconds (3; --quick 1)")
+    parser.add_argument("--repeats", type=int, help="measured runs a server (3; --quick 1)")
+    parser.add_argument("--only", help="endpoint names, with commas")
     parser.add_argument("--variants", default="", help=f"of: {', '.join(VARIANTS)}")
     parser.add_argument("--cpu-endpoints", default="change_status", help="for bench/app_cpu.py")
-    parser.add_argument("--port", type=int, default=54361, help="PostgreSQL's port (54361)")
+    parser.add_argument("--port", type=int, default=54361)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
-    parser.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk's")
+    parser.add_argument("--connections", type=int, default=8, help="wrk's")
     parser.add_argument("--peer", type=Path, default=PEER)
     parser.add_argument("--peer-venv", type=Path, default=Path("/var/tmp/bench-peer-venv"))
-    args = parser.parse_args()
     quick = {"bookings": 500, "duration": 3, "warmup": 1, "repeats": 1}
     full = {"bookings": 3000, "duration": 10, "warmup": 3, "repeats": 3}
-    for name, value in (quick if args.quick else full).items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
+    args = common.arguments(parser, quick, full)
     args.variants = [name for name in args.variants.split(",") if name]
     if unknown := set(args.variants) - set(VARIANTS):
         parser.error(f"--variants: unknown {', '.join(unknown)}")
@@ -575,130 +476,103 @@ def prepare_tools() -> None:
 
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    started = dt.datetime.now(dt.UTC)
     prepare_tools()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-peer-"))
+    sides = [Side(name) for name in ("project", "peer", *ARGS.variants)]
+    try:
+        with common.postgres(ARGS.port) as (url, datadir):
+            try:
+                return benchmark(url, datadir, workdir, *sides)
+            finally:
+                for side in sides:
+                    side.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def benchmark(url: str, datadir: Path, workdir: Path, project, peer, *variants) -> int:
+    started = dt.datetime.now(dt.UTC)
     chosen = set(ARGS.only.split(",")) if ARGS.only else {e.name for e in ENDPOINTS}
     chosen |= {e.baseline for e in ENDPOINTS if e.name in chosen and e.baseline}
     selected = [e for e in ENDPOINTS if e.name in chosen]
     run_dir = RESULTS / f"peer-{started:%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-peer-"))
-    datadir = Path(tempfile.mkdtemp(prefix="bench-peer-pg-", dir="/var/tmp"))
     peer_copy = workdir / "peer"
     shutil.copytree(ARGS.peer, peer_copy, ignore=shutil.ignore_patterns("__pycache__"))
-    postgres = ROOT / "scripts" / "postgres.sh"
-    project = Side("project")
-    peer = Side("peer")
-    variants = [Side(name) for name in ARGS.variants]
-    try:
-        import psycopg
+    admin_url = common.in_database(url, "postgres")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for name in ("bench_project", "bench_peer"):
+            conn.execute(f"CREATE DATABASE {name}")
+    where = {
+        "project": (sys.executable, ROOT),
+        "peer": (ARGS.peer_venv / "bin" / "python", peer_copy),
+    }
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
+    base |= {k: common.PRODUCTION[k] for k in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS")}
+    database = {name: {"DATABASE_URL": common.in_database(url, f"bench_{name}")} for name in where}
+    envs = {
+        "project": base | common.PRODUCTION | database["project"],
+        "peer": base | {"DJANGO_DEBUG": "0"} | database["peer"],
+    }
 
-        log(f"starting PostgreSQL in {datadir} on port {ARGS.port}")
-        out = subprocess.run(
-            [postgres, "start", datadir, str(ARGS.port)], capture_output=True, text=True, check=True
-        ).stdout
-        server = out.strip().rsplit("/", 1)[0]
-        admin_url = f"{server}/postgres"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            for name in ("bench_project", "bench_peer"):
-                conn.execute(f"CREATE DATABASE {name}")
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
-        base |= {
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        }
-        envs = {
-            "project": base
-            | {"DJANGO_PRODUCTION": "1", "DJANGO_SECURE_SSL_REDIRECT": "0"}
-            | {"DATABASE_URL": f"{server}/bench_project"},
-            "peer": base | {"DJANGO_DEBUG": "0", "DATABASE_URL": f"{server}/bench_peer"},
-        }
+    def variant_env(name: str) -> dict:
+        settings = VARIANTS[name][0] if name in VARIANTS else {}
+        return envs["project"] | {k: v.format(workdir=workdir) for k, v in settings.items()}
 
-        def variant_env(name: str) -> dict:
-            settings = VARIANTS[name][0] if name in VARIANTS else {}
-            return envs["project"] | {k: v.format(workdir=workdir) for k, v in settings.items()}
-
-        where = {
-            "project": (sys.executable, ROOT),
-            "peer": (ARGS.peer_venv / "bin" / "python", peer_copy),
-        }
-
-        def manage(side: Side, *args: str) -> str:
-            python, cwd = where[side.name]
-            run = [python, "manage.py", *args]
-            done = subprocess.run(run, cwd=cwd, env=envs[side.name], capture_output=True, text=True)
-            if done.returncode:
-                raise SystemExit(f"{side.name}: manage.py {args[0]} failed:\n{done.stderr}")
-            return done.stdout
-
-        for side in (project, peer):
-            manage(side, "migrate", "--no-input")
+    for side in (project, peer, *variants):
+        python, cwd = where.get(side.name, where["project"])
+        env = envs["peer"] if side is peer else variant_env(side.name)
+        if side in (project, peer):
+            common.manage("migrate", "--no-input", env=env, python=python, cwd=cwd)
             for role, business in BUSINESSES.items():
-                key = manage(
-                    side,
-                    "create_api_token",
-                    "--business",
-                    str(business),
-                    "--username",
-                    f"bench-{role}",
-                )
+                token = ["create_api_token", f"--business={business}", f"--username=bench-{role}"]
+                key = common.manage(*token, env=env, python=python, cwd=cwd)
                 side.keys[role] = key.strip().splitlines()[-1]
-            python, cwd = where[side.name]
-            gunicorn = [python, "-m", "gunicorn", "config.wsgi:application"]
-            if side is project:  # as the README serves it in production
-                gunicorn += ["--config", "config/gunicorn.py"]
-            side.start(gunicorn, envs[side.name], cwd, run_dir / f"{side.name}.log")
-        for variant in variants:
-            variant.keys = project.keys
-            env = variant_env(variant.name)
-            gunicorn = [sys.executable, "-m", "gunicorn", "config.wsgi:application"]
+        else:
+            side.keys = project.keys
+        gunicorn = [python, "-m", "gunicorn", "config.wsgi:application"]
+        if side is not peer:  # as the README serves it in production
             gunicorn += ["--config", "config/gunicorn.py"]
-            variant.start(gunicorn, env, ROOT, run_dir / f"{variant.name}.log")
-        seed([project, peer], ARGS.bookings)
-        for variant in variants:
-            variant.bookings = project.bookings
+        side.start(gunicorn, env, cwd, run_dir / f"{side.name}.log")
+    seed([project, peer], ARGS.bookings)
+    for variant in variants:
+        variant.bookings = project.bookings
 
-        load, results, loads = Load(workdir, run_dir / "wrk.log", datadir), {}, {}
-        for endpoint in selected:
-            sides = [project, *variants] + ([peer] if endpoint.peer else [])
-            if endpoint.seed:
-                for side in [project] + ([peer] if endpoint.peer else []):
-                    endpoint.seed(side)
-                for variant in variants:
-                    variant.made = project.made
-            log(f"measuring {endpoint.name}")
-            loads[endpoint.name] = os.getloadavg()[0]
-            results[endpoint.name] = load.compare(endpoint, sides)
-        for side in (project, peer, *variants):
-            side.stop()
+    load, results, loads = Load(workdir, run_dir / "wrk.log", datadir), {}, {}
+    for endpoint in selected:
+        sides = [project, *variants] + ([peer] if endpoint.peer else [])
+        if endpoint.seed:
+            for side in [project] + ([peer] if endpoint.peer else []):
+                endpoint.seed(side)
+            for variant in variants:
+                variant.made = project.made
+        log(f"measuring {endpoint.name}")
+        loads[endpoint.name] = os.getloadavg()[0]
+        results[endpoint.name] = load.compare(endpoint, sides)
+    for side in (project, peer, *variants):
+        side.stop()
 
-        cpu = []
-        for name in ["project", *ARGS.variants]:
-            env = variant_env(name)
-            for endpoint in filter(None, ARGS.cpu_endpoints.split(",")):
-                log(f"app CPU in-process: {endpoint} ({name})")
-                argv = [sys.executable, ROOT / "bench" / "app_cpu.py", "--endpoint", endpoint]
-                out = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True)
-                cpu.append(f"{name}: {(out.stdout or out.stderr).strip().splitlines()[-1]}")
+    cpu = []
+    for name in ["project", *ARGS.variants]:
+        env = variant_env(name)
+        for endpoint in filter(None, ARGS.cpu_endpoints.split(",")):
+            log(f"app CPU in-process: {endpoint} ({name})")
+            argv = [sys.executable, ROOT / "bench" / "app_cpu.py", "--endpoint", endpoint]
+            out = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True)
+            cpu.append(f"{name}: {(out.stdout or out.stderr).strip().splitlines()[-1]}")
 
-        command = " ".join(["bench/peer.py", *sys.argv[1:]])
-        head = [f"# HTTP benchmark: the project against the peer, {started:%Y-%m-%d %H:%M} UTC", ""]
-        head += [f"`{command}`", "", *(f"- {fact}" for fact in facts(admin_url))]
-        now = os.getloadavg()[0]
-        head.append(f"- load average (1 min): {LOAD_BEFORE:.2f} at the start, {now:.2f} at the end")
-        markdown, errors = report(results, loads, cpu, head)
-        (RESULTS / f"{run_dir.name}.md").write_text(markdown)
-        print(markdown)
-        log(f"written to bench/results/{run_dir.name}.md; wrk output and logs in {run_dir.name}/")
-        if errors:
-            log("some requests failed (non-2xx or socket errors): see the wrk log")
-        return 1 if errors else 0
-    finally:
-        for side in (project, peer, *variants):
-            side.stop()
-        subprocess.run([postgres, "stop", datadir], capture_output=True)
-        shutil.rmtree(workdir, ignore_errors=True)
-        shutil.rmtree(datadir, ignore_errors=True)
+    command = " ".join(["bench/peer.py", *sys.argv[1:]])
+    head = [f"# HTTP benchmark: the project against the peer, {started:%Y-%m-%d %H:%M} UTC", ""]
+    head += [f"`{command}`", "", *(f"- {fact}" for fact in facts(admin_url))]
+    now = os.getloadavg()[0]
+    head.append(f"- load average (1 min): {LOAD_BEFORE:.2f} at the start, {now:.2f} at the end")
+    markdown, errors = report(results, loads, cpu, head)
+    (RESULTS / f"{run_dir.name}.md").write_text(markdown)
+    print(markdown)
+    log(f"written to bench/results/{run_dir.name}.md; wrk output and logs in {run_dir.name}/")
+    if errors:
+        log("some requests failed (non-2xx or socket errors): see the wrk log")
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

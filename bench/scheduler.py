@@ -1,16 +1,9 @@
-"""Issue 25's benchmark: the scheduler's hold expiry against one hand-written statement.
+"""Issue 25: the scheduler's hold expiry against one statement making the same writes
+(goal ≤ 2×) at --due holds among --bookings, its peak RSS at --due and at a tenth of it
+(flat), two schedulers together, and EXPLAIN of the due lookups. The template is built
+once in a PostgreSQL of its own (--datadir, kept); each side runs on a copy.
 
     .venv/bin/python bench/scheduler.py [--bookings 1000000] [--due 100000]
-
-Starts its own PostgreSQL (scripts/postgres.sh, port 54395, stopped at the end) and
-builds a template once: --bookings bookings of 1,000 businesses (generate_bookings), --due
-tentative ones held until a moment past, as many held 2-30 days ahead. Each side runs
-on a copy: `scheduler`, the expiry pass of run_schedules in a child process (batches of
-500, locked, re-checked, through apply_status_change); `sql`, one statement making the
-same writes (booking, history entry, event). Prints the seconds, the ratio (goal ≤ 2×),
-the child's peak RSS at --due and at a tenth of it (flat memory), the time of two
-schedulers started together (they share the due holds), and EXPLAIN (ANALYZE, BUFFERS)
-of the due-hold and due-reminder lookups (their partial indexes).
 """
 
 import argparse
@@ -21,10 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+import common
 import psycopg
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = common.ROOT
 # Run in a child process on a copy: the expiry pass (its time and the process's peak
 # RSS), or EXPLAIN of the runner's lookups.
 CHILD = """
@@ -87,17 +81,7 @@ POSTPONE = """UPDATE bookings_booking SET hold_until = hold_until + interval '1 
 (SELECT id FROM bookings_booking WHERE hold_until <= now() ORDER BY id OFFSET %s)"""
 
 
-def log(message: str) -> None:
-    print(f"[bench/scheduler] {message}", file=sys.stderr, flush=True)
-
-
-def in_database(url: str, name: str) -> str:
-    return f"{url.rsplit('/', 1)[0]}/{name}"
-
-
-def run(env: dict, *args: str) -> str:
-    done = subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    return done.stdout
+log = common.logger("scheduler")
 
 
 def drop(conn: psycopg.Connection, name: str) -> None:
@@ -109,33 +93,31 @@ def copy(admin_url: str, template: str, name: str) -> str:
         drop(conn, name)
         create = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
         conn.execute(create.format(sql.Identifier(name), sql.Identifier(template)))
-    return in_database(admin_url, name)
+    return common.in_database(admin_url, name)
 
 
 def build_template(admin_url: str, template: str, options, env: dict) -> None:
+    building = template + "_building"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,)).fetchone()
         if found:  # reused, migrated to this code's schema
-            env = {**env, "DATABASE_URL": in_database(admin_url, template)}
-            migrated = run(env, sys.executable, "manage.py", "migrate", "--no-input", "-v", "0")
-            return log(f"{template}: reused {migrated}".strip())
-        drop(conn, template + "_building")
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template + "_building")))
-    url = in_database(admin_url, template + "_building")
+            env = {**env, "DATABASE_URL": common.in_database(admin_url, template)}
+            common.manage("migrate", "--no-input", env=env)
+            return log(f"{template}: reused")
+        drop(conn, building)
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
+    url = common.in_database(admin_url, building)
     env = {**env, "DATABASE_URL": url}
     log(f"generating {options.bookings:,} bookings (a few minutes)")
-    run(env, sys.executable, "manage.py", "migrate", "--no-input", "-v", "0")
+    common.manage("migrate", "--no-input", env=env)
     generate = f"generate_bookings --count {options.bookings} --businesses 1000 --seed 25"
-    run(env, sys.executable, "manage.py", *generate.split(), "--no-progress")
+    common.manage(*generate.split(), "--no-progress", env=env)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(HOLDS, {"due": options.due})
         conn.execute("VACUUM ANALYZE bookings_booking")
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                sql.Identifier(template + "_building"), sql.Identifier(template)
-            )
-        )
+        rename = sql.SQL("ALTER DATABASE {} RENAME TO {}")
+        conn.execute(rename.format(sql.Identifier(building), sql.Identifier(template)))
 
 
 def scheduler_side(
@@ -147,16 +129,9 @@ def scheduler_side(
     if limit is not None:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(POSTPONE, (limit,))
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", CHILD, "expire"],
-            cwd=ROOT,
-            env={**env, "DATABASE_URL": url},
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
+    argv = [sys.executable, "-c", CHILD, "expire"]
+    run = {"cwd": ROOT, "env": {**env, "DATABASE_URL": url}, "stdout": subprocess.PIPE}
+    children = [subprocess.Popen(argv, text=True, **run) for _ in range(processes)]
     found = [json.loads(child.communicate()[0].strip().splitlines()[-1]) for child in children]
     return {
         "seconds": max(one["seconds"] for one in found),
@@ -181,41 +156,39 @@ def main() -> None:
     parser.add_argument("--datadir", type=Path, default=Path("/var/tmp/bench-scheduler"))
     parser.add_argument("--port", type=int, default=54395)
     options = parser.parse_args()
-    postgres = [str(ROOT / "scripts" / "postgres.sh")]
-    admin_url = run(
-        os.environ, *postgres, "start", str(options.datadir), str(options.port)
-    ).split()[-1]
     template = f"bench_scheduler_{options.bookings}_{options.due}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "config.settings"}
-    try:
-        build_template(admin_url, template, options, env)
-        explained = copy(admin_url, template, "bench_scheduler_explain")
-        print(run({**env, "DATABASE_URL": explained}, sys.executable, "-c", CHILD, "explain"))
-        log("the sql side, then the scheduler's at --due and at a tenth of it")
-        floor = sql_side(admin_url, template)
-        ours = scheduler_side(admin_url, template, env)
-        tenth = scheduler_side(admin_url, template, env, limit=options.due // 10)
-        two = scheduler_side(admin_url, template, env, processes=2)
-        print(f"bookings {options.bookings:,}, due holds {options.due:,}")
-        print(f"  sql        {floor['seconds']:8.2f} s   moved {floor['moved']:,}")
-        print(
-            f"  scheduler  {ours['seconds']:8.2f} s   moved {ours['moved']:,}   peak RSS "
-            f"{ours['peak_rss_mb']:.0f} MB"
-        )
-        print(f"  ratio scheduler/sql {ours['seconds'] / floor['seconds']:.2f}x (goal <= 2x)")
-        print(
-            f"  two schedulers {two['seconds']:.2f} s   moved {two['moved']:,}   ratio "
-            f"{two['seconds'] / floor['seconds']:.2f}x"
-        )
-        print(
-            f"  peak RSS with {tenth['moved']:,} due: {tenth['peak_rss_mb']:.0f} MB (flat memory: "
-            f"{ours['peak_rss_mb'] / tenth['peak_rss_mb']:.2f}x)"
-        )
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            for name in ("bench_scheduler_run", "bench_scheduler_explain"):
-                drop(conn, name)
-        subprocess.run([*postgres, "stop", str(options.datadir)], capture_output=True)
+    with common.postgres(options.port, options.datadir) as (admin_url, _):
+        try:
+            build_template(admin_url, template, options, env)
+            url = copy(admin_url, template, "bench_scheduler_explain")
+            explain = [sys.executable, "-c", CHILD, "explain"]
+            run = {"cwd": ROOT, "check": True, "capture_output": True, "text": True}
+            print(subprocess.run(explain, env={**env, "DATABASE_URL": url}, **run).stdout)
+            log("the sql side, then the scheduler's at --due and at a tenth of it")
+            floor = sql_side(admin_url, template)
+            ours = scheduler_side(admin_url, template, env)
+            tenth = scheduler_side(admin_url, template, env, limit=options.due // 10)
+            two = scheduler_side(admin_url, template, env, processes=2)
+            print(f"bookings {options.bookings:,}, due holds {options.due:,}")
+            print(f"  sql        {floor['seconds']:8.2f} s   moved {floor['moved']:,}")
+            print(
+                f"  scheduler  {ours['seconds']:8.2f} s   moved {ours['moved']:,}   peak RSS "
+                f"{ours['peak_rss_mb']:.0f} MB"
+            )
+            print(f"  ratio scheduler/sql {ours['seconds'] / floor['seconds']:.2f}x (goal <= 2x)")
+            print(
+                f"  two schedulers {two['seconds']:.2f} s   moved {two['moved']:,}   ratio "
+                f"{two['seconds'] / floor['seconds']:.2f}x"
+            )
+            print(
+                f"  peak RSS with {tenth['moved']:,} due: {tenth['peak_rss_mb']:.0f} MB (flat "
+                f"memory: {ours['peak_rss_mb'] / tenth['peak_rss_mb']:.2f}x)"
+            )
+        finally:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                for name in ("bench_scheduler_run", "bench_scheduler_explain"):
+                    drop(conn, name)
 
 
 if __name__ == "__main__":

@@ -1,25 +1,14 @@
-"""Ordinary life for a while (issue 26): `.venv/bin/python bench/soak.py [--minutes 30]`.
+"""Ordinary life (issue 26): gunicorn, deliver_webhooks and run_schedules on a PostgreSQL
+of its own, --clients sending --rate requests a second (MIX), a receiver refusing 10% of
+webhooks. Reports latency by kind, 5xx (must be 0), every event received at least once,
+the backlog after draining, and each process's RSS over time (flat after --warm-up).
 
-On a throwaway PostgreSQL (scripts/postgres.sh, 127.0.0.1, `--port`), on loopback: a
-gunicorn app server, one `manage.py deliver_webhooks`, `manage.py run_schedules` when
-that command exists, and here a webhook receiver that refuses 10% of attempts and
-`--clients` API clients sending `--rate` requests a second in all (change_status,
-detail, list, bulk change_status of 20, create; weights in MIX). Retries come sooner
-than in production (RETRY_SCHEDULE), so that the refusals drain within the run.
-
-Every `--sample` seconds it records each process's RSS and the delivery backlog. Then
-it stops the load, lets the backlog drain (at most `--drain` s) and reports requests and
-latency by kind, the 5xx count (must be 0), events written against events received
-(each at least once), the backlog, and RSS over time (flat after `--warm-up` minutes),
-printed and written to bench/results/soak-<UTC timestamp>.md (git-ignored).
+    .venv/bin/python bench/soak.py [--minutes 30]
 """
 
 import argparse
 import contextlib
 import datetime as dt
-import http.client
-import http.server
-import json
 import os
 import random
 import re
@@ -32,52 +21,31 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import common
 import psycopg
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = common.ROOT
 MIX = {"change_status": 40, "detail": 25, "list": 15, "create": 12, "bulk": 8}
 STATUSES = ["lead", "tentative", "definite", "lost"]
 RETRY_SCHEDULE = "1,2,4,8,16,30,60"
 FAILURE_RATE = 0.10
 
 
-def log(message: str) -> None:
-    print(f"[soak {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+log = common.logger("soak")
 
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=30)
-    parser.add_argument("--port", type=int, default=54391, help="PostgreSQL's port")
+    parser.add_argument("--port", type=int, default=54391)
     parser.add_argument("--app-port", type=int, default=8765)
     parser.add_argument("--app-workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--rate", type=float, default=25, help="requests per second, in all")
-    parser.add_argument("--sample", type=float, default=10, help="seconds between samples")
-    parser.add_argument("--warm-up", type=float, default=2, help="minutes before RSS counts")
-    parser.add_argument("--drain", type=float, default=180, help="seconds to drain the backlog")
+    parser.add_argument("--rate", type=float, default=25)
+    parser.add_argument("--sample", type=float, default=10)
+    parser.add_argument("--warm-up", type=float, default=2)
+    parser.add_argument("--drain", type=float, default=180)
     return parser.parse_args()
-
-
-class Receiver(http.server.BaseHTTPRequestHandler):
-    """Takes webhooks (served by a ThreadingHTTPServer); refuses a random 10% with 500."""
-
-    received: set[str] = set()
-    counts: Counter = Counter()
-    lock = threading.Lock()
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers["content-length"]))
-        refuse = random.random() < FAILURE_RATE
-        with self.lock:
-            self.counts.update(attempts=1, refused=refuse)
-            if not refuse:
-                self.received.add(self.headers["webhook-id"])
-        self.send_response(500 if refuse else 204)
-        self.end_headers()
-
-    def log_message(self, *args):  # quiet
-        return
 
 
 class Client(threading.Thread):
@@ -86,24 +54,13 @@ class Client(threading.Thread):
 
     def __init__(self, port, key, booking_ids: list[int], stop: threading.Event, interval=0.0):
         super().__init__(daemon=True)
-        self.port, self.key, self.ids, self.stop, self.interval = (
-            port,
-            key,
-            booking_ids,
-            stop,
-            interval,
-        )
+        self.port, self.key, self.ids, self.stop = port, key, booking_ids, stop
+        self.interval = interval
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.codes: Counter = Counter()
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
-        connection.request(method, path, json.dumps(body) if body else None, headers)
-        response = connection.getresponse()
-        payload = response.read()
-        connection.close()
-        return response.status, (json.loads(payload) if payload else {})
+        return common.api(self.port, method, path, self.key, body, scheme="Bearer")
 
     def request_of(self, kind: str) -> tuple[str, str, dict | None]:
         booking, status = random.choice(self.ids), random.choice(STATUSES)
@@ -145,34 +102,21 @@ def with_children(pid: int) -> list[int]:
     return [pid, *(int(child) for child in children.read_text().split())]
 
 
-def manage(env: dict, *command: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    if done.returncode:
-        raise SystemExit(f"manage.py {' '.join(command)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
-
-
 def soak(args: argparse.Namespace, database_url: str, logs: Path) -> str:
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_LOG_LEVEL": "WARNING"}
     env.update(WEBHOOK_ALLOW_HTTP="1", WEBHOOK_ALLOW_PRIVATE_HOSTS="1")
     env.update(WEBHOOK_RETRY_SCHEDULE=RETRY_SCHEDULE)
-    manage(env, "migrate", "--no-input")
-    key = manage(env, "create_api_token", "--business", "43111", "--username", "soak")
+    common.manage("migrate", "--no-input", env=env)
+    key = common.manage("create_api_token", "--business=43111", "--username=soak", env=env)
     key = key.strip().splitlines()[-1]
-    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    receiver = common.Receiver(refuse=FAILURE_RATE)
 
     commands = {
         "app": ["-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"]
         + ["--workers", str(args.app_workers), "--bind", f"127.0.0.1:{args.app_port}"],
         "webhooks": ["manage.py", "deliver_webhooks"],
+        "scheduler": ["manage.py", "run_schedules"],
     }
-    if "run_schedules" in manage(env, "help", "--commands").split():
-        commands["scheduler"] = ["manage.py", "run_schedules"]
-    else:
-        log("manage.py run_schedules does not exist yet: the scheduler is left out")
     processes = {}
     for name, command in commands.items():
         output = (logs / f"{name}.log").open("w")
@@ -181,10 +125,9 @@ def soak(args: argparse.Namespace, database_url: str, logs: Path) -> str:
         )
 
     seeding = Client(args.app_port, key, [], threading.Event())
-    receiver_url = f"http://127.0.0.1:{receiver.server_port}/"
     for _ in range(150):  # until the app server answers
         with contextlib.suppress(OSError):
-            code, endpoint = seeding.call("POST", "/v2/webhook_endpoints", {"url": receiver_url})
+            code, endpoint = seeding.call("POST", "/v2/webhook_endpoints", {"url": receiver.url})
             break
         time.sleep(0.2)
     assert code == 201, endpoint
@@ -234,18 +177,18 @@ def soak(args: argparse.Namespace, database_url: str, logs: Path) -> str:
     for process in processes.values():
         process.wait(timeout=60)
     written = {f"evt_{pk}" for (pk,) in events}
-    return report(args, clients, samples, written, failed, load_seconds)
+    return report(args, clients, samples, written, failed, load_seconds, receiver)
 
 
-def report(args, clients, samples, events, failed, load_seconds) -> str:
+def report(args, clients, samples, events, failed, load_seconds, receiver) -> str:
     latencies, codes = defaultdict(list), Counter()
     for client in clients:
         codes.update(client.codes)
         for kind, values in client.latencies.items():
             latencies[kind] += values
     server_errors = sum(count for code, count in codes.items() if code >= 500)
-    missing = events - Receiver.received
-    attempts, refused = Receiver.counts["attempts"], Receiver.counts["refused"]
+    missing = events - receiver.ids
+    attempts, refused = receiver.counts["attempts"], receiver.counts["refused"]
     load = [s for s in samples if s["phase"] == "load"]
     lines = [
         f"# Soak, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC: {args.minutes} min, "
@@ -256,8 +199,8 @@ def report(args, clients, samples, events, failed, load_seconds) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for kind in MIX:
-        values = sorted(latencies[kind]) or [0.0]
-        p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+        values = latencies[kind] or [0.0]
+        p99 = common.percentile(values, 0.99)
         lines.append(
             f"| {kind} | {len(latencies[kind])} | {len(latencies[kind]) / load_seconds:.1f} "
             f"| {statistics.median(values) * 1000:.1f} | {p99 * 1000:.1f} |"
@@ -290,18 +233,8 @@ def report(args, clients, samples, events, failed, load_seconds) -> str:
 
 def main() -> None:
     args = arguments()
-    with tempfile.TemporaryDirectory(prefix="soak-") as scratch:
-        os.chmod(scratch, 0o755)  # the server runs as `postgres` when we are root
-        data, postgres = Path(scratch) / "pg", ROOT / "scripts" / "postgres.sh"
-        started = subprocess.run(
-            [postgres, "start", data, str(args.port)], capture_output=True, text=True
-        )
-        if started.returncode:
-            raise SystemExit(f"PostgreSQL did not start:\n{started.stderr}")
-        try:
-            summary = soak(args, started.stdout.strip().splitlines()[-1], Path(scratch))
-        finally:
-            subprocess.run([postgres, "stop", data], capture_output=True)
+    with common.postgres(args.port) as (url, _), tempfile.TemporaryDirectory() as logs:
+        summary = soak(args, url, Path(logs))
     print(summary)
     path = ROOT / "bench" / "results" / f"soak-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.md"
     path.parent.mkdir(exist_ok=True)

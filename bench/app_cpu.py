@@ -18,6 +18,7 @@ from common import django_app, wsgi_call
 STAMPED = ("tentative", "definite", "lost")
 
 SUB_STATUSES = itertools.count()
+BUDGET_REASON = []  # the shared "budget" reason's id, once Django is set up
 # Each: (booking ids, random, business id) -> (method, path, JSON body or None).
 REQUESTS = {
     "status_post": lambda ids, rng, business: (
@@ -30,6 +31,17 @@ REQUESTS = {
         f"/v2/bookings/{rng.choice(ids)}/change_status",
         {"status": rng.choice(STAMPED)},
     ),
+    "lost": lambda ids, rng, business: (
+        "POST",
+        f"/v2/bookings/{rng.choice(ids)}/change_status",
+        {"status": "lost"},
+    ),
+    "lost_with_reason": lambda ids, rng, business: (
+        "POST",
+        f"/v2/bookings/{rng.choice(ids)}/change_status",
+        {"status": "lost", "lost_reason_id": BUDGET_REASON[0], "lost_note": "Went elsewhere"},
+    ),
+    "status_get": lambda ids, rng, business: ("GET", "/status", None),
     "booking_detail": lambda ids, rng, business: ("GET", f"/v2/bookings/{rng.choice(ids)}", None),
     "booking_list": lambda ids, rng, business: ("GET", "/v2/bookings?status=tentative", None),
 }
@@ -46,6 +58,9 @@ def main() -> None:
     args = parser.parse_args()
     application = django_app()
     from accounts.services import issue_api_token
+    from bookings.models import LostReason
+
+    BUDGET_REASON.append(LostReason.objects.get(business=None, code="budget").pk)
 
     _, key = issue_api_token(
         business_id=args.business, username="bench-app-cpu", business_name=None

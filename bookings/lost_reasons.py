@@ -113,7 +113,7 @@ def reason_for_change(business_id: int, pk: int) -> LostReason:
     business's list (its own once it has one, else the shared defaults), not the
     system's. Anything else is an InvalidValue naming `lost_reason_id`, another
     business's reason as if it did not exist."""
-    reason = LostReason.objects.list_of(business_id).filter(pk=pk).first()
+    reason = LostReason.objects.in_list_of(business_id, pk)
     if reason is None:
         raise InvalidValue(
             f"There is no lost reason {pk} in your business's list.", field="lost_reason_id"

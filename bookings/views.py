@@ -338,9 +338,9 @@ class LostReasonsView(LostReasonsViewMixin, APIView):
         chosen = request.query_params.get("active", "true")
         if chosen not in ACTIVE_CHOICES:
             raise InvalidValue("Must be true, false or all.", field="active")
-        reasons = LostReason.objects.list_of(request.user.business_id)
-        if ACTIVE_CHOICES[chosen] is not None:
-            reasons = reasons.filter(active=ACTIVE_CHOICES[chosen])
+        reasons = LostReason.objects.rows_of(
+            request.user.business_id, active=ACTIVE_CHOICES[chosen]
+        )
         return Response({"results": [lost_reason_json(reason) for reason in reasons]})
 
     @extend_schema(

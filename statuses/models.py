@@ -69,10 +69,13 @@ def username_of(user: "AbstractBaseUser | str | None") -> str | None:
 
 class StatusQuerySet(SharedListQuerySet):
     def list_of(self, business_id: int) -> "StatusQuerySet":
-        """What GET /status shows: the business's own active statuses once it has any
-        (inactive ones count as having a list), otherwise the shared active ones, in
-        list order."""
+        """The business's own active statuses once it has any (inactive ones count as
+        having a list), otherwise the shared active ones, in list order."""
         return super().list_of(business_id).active()
+
+    def shown_to(self, business_id: int) -> list["Status"]:
+        """What GET /status shows: `list_of`, by the plain statements of `rows_of`."""
+        return self.rows_of(business_id, active=True)
 
     def named(self, business_id: int | None, status: str, sub_status: str) -> "StatusQuerySet":
         """The status of one list (a business's, or the shared one for None) with this

@@ -50,7 +50,7 @@ class StatusView(RejectUnknownQueryParametersMixin, APIView):
     def get(self, request):
         """The caller's active statuses in list order: its own once it has any, else the
         shared defaults."""
-        statuses = Status.objects.list_of(request.user.business_id)
+        statuses = Status.objects.shown_to(request.user.business_id)
         return Response([status_json(status) for status in statuses])
 
     @extend_schema(

@@ -208,7 +208,8 @@ def test_get_takes_the_same_queries_whatever_the_list_length(
 
 
 def test_get_of_shared_defaults_takes_the_same_queries(api, django_assert_num_queries):
-    with django_assert_num_queries(2):
+    # the token; the business's own list (none); the shared list
+    with django_assert_num_queries(3):
         response = api.get("/status")
 
     assert len(response.json()) == len(SHARED_DEFAULTS)

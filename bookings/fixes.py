@@ -238,11 +238,13 @@ def _locked_api_rows(bookings: BookingQuerySet) -> dict[int, tuple]:
     return {row[0]: row for row in rows.values_list(*BOOKING_API_NAMES)}
 
 
-def _read_back(pks: list[int]) -> Iterable[Booking]:
-    """The bookings `pks` as they now are, a chunk at a time, in pk order."""
+def _read_back(pks: list[int]) -> Iterable[tuple]:
+    """The bookings `pks` as they now are, a chunk at a time, in pk order: named rows of
+    what their events render (the API's fields and the business), not model instances,
+    which the representation does not need."""
     for start in range(0, len(pks), READ_BACK_CHUNK):
-        chunk = pks[start : start + READ_BACK_CHUNK]
-        yield from Booking.objects.filter(pk__in=chunk).order_by("pk")
+        chunk = Booking.objects.filter(pk__in=pks[start : start + READ_BACK_CHUNK])
+        yield from chunk.order_by("pk").values_list(*BOOKING_API_NAMES, "business_id", named=True)
 
 
 def _announce_updates(before: dict[int, tuple], *, skip: frozenset[int] = frozenset()) -> None:
@@ -256,7 +258,7 @@ def _announce_updates(before: dict[int, tuple], *, skip: frozenset[int] = frozen
     pks = [pk for pk in before if pk not in skip]
     events = []
     for booking in _read_back(pks):
-        was = before[booking.pk]
+        was = before[booking.id]
         changed = [name for index, name in listed if getattr(booking, name) != was[index]]
         if changed:
             events.append(updated(booking, changed))
@@ -268,14 +270,15 @@ def _announce_updates(before: dict[int, tuple], *, skip: frozenset[int] = frozen
 
 def _announce_restamps(entries: models.QuerySet) -> None:
     """A `booking.status_changed` for each history entry of `entries` (just written,
-    set-based), with its booking as it now is."""
-    pending = []
-    for entry in entries.select_related("booking").order_by("pk").iterator(READ_BACK_CHUNK):
-        pending.append(status_changed(entry.booking, entry))
-        if len(pending) >= READ_BACK_CHUNK:
-            Event.objects.write(pending)
-            pending = []
-    Event.objects.write(pending)
+    set-based), with its booking as it now is: read a chunk at a time by id (a plain
+    cursor, whose timestamps psycopg parses in C, rather than a server-side one)."""
+    pks = list(entries.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(pks), READ_BACK_CHUNK):
+        chunk = BookingStatusChange.objects.filter(pk__in=pks[start : start + READ_BACK_CHUNK])
+        Event.objects.write(
+            status_changed(entry.booking, entry)
+            for entry in chunk.select_related("booking").order_by("pk")
+        )
 
 
 def backfill(batch: BookingQuerySet) -> Counter[str]:

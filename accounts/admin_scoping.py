@@ -1,6 +1,8 @@
-"""Admin pages show staff only their own business's rows; superusers see all."""
+"""Who sees what in the admin: staff only their own business's rows, superusers all;
+a record's history whoever may see the record."""
 
 from django.contrib import admin
+from django.contrib.auth import get_permission_codename
 
 
 class BusinessScopedAdmin(admin.ModelAdmin):
@@ -76,3 +78,29 @@ class SuperuserOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_active and request.user.is_superuser
+
+
+class HistoryInline(admin.TabularInline):
+    """A record's status history under it: read-only, newest first. It is part of the
+    record: whoever may see or change the record (the inline's parent model) sees it."""
+
+    ordering = ["-id"]
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "status history (newest first)"
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        opts = self.parent_model._meta
+        return any(
+            request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+            for action in ("view", "change")
+        )
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

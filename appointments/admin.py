@@ -13,7 +13,6 @@ from contextlib import contextmanager
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
@@ -21,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from accounts.admin_scoping import BusinessScopedAdmin
+from accounts.admin_scoping import BusinessScopedAdmin, HistoryInline
 from accounts.models import Business
 from appointments import actions
 from appointments.board import DayBoard
@@ -167,17 +166,13 @@ class LocalDayFilter(admin.SimpleListFilter):
         return queryset.filter(starts_at__gte=start, starts_at__lt=end)
 
 
-class AppointmentStatusChangeInline(admin.TabularInline):
+class AppointmentStatusChangeInline(HistoryInline):
     """The history, read-only and newest first, with the names the statuses had."""
 
     model = AppointmentStatusChange
     fk_name = "appointment"
     fields = ["recorded", "from_name", "to_name", "moment", "changed_by", "source", "note"]
     readonly_fields = fields
-    ordering = ["-id"]
-    extra = 0
-    can_delete = False
-    verbose_name_plural = "status history (newest first)"
 
     @admin.display(description="recorded")
     def recorded(self, change: AppointmentStatusChange) -> str | None:
@@ -194,23 +189,6 @@ class AppointmentStatusChangeInline(admin.TabularInline):
     @admin.display(description="moment")
     def moment(self, change: AppointmentStatusChange) -> str | None:
         return local_text(change.status_at)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        # Part of the appointment: whoever may see the appointment sees it.
-        opts = Appointment._meta
-        return any(
-            request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
-            for action in ("view", "change")
-        )
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class StatusChoiceField(forms.ModelChoiceField):

@@ -30,10 +30,9 @@ from core.conditional import (
     IF_MATCH,
     IF_NONE_MATCH,
     VersionTagMixin,
-    entity_tag,
+    conditional_read,
     etag_header,
     if_match_versions,
-    none_match,
 )
 from core.errors import NotFound
 from core.idempotency import idempotent
@@ -46,7 +45,12 @@ from core.schema import (
     WRITE_ERRORS,
     error,
 )
-from core.views import BodyAfterRecordMixin, RejectUnknownQueryParametersMixin, object_id
+from core.views import (
+    BodyAfterRecordMixin,
+    RecordListMixin,
+    RejectUnknownQueryParametersMixin,
+    object_id,
+)
 from statuses.models import StatusName
 
 RECORD_ID = OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH)
@@ -288,7 +292,7 @@ class ResourceViewSet(BusinessRecordViewSet):
         },
     ),
 )
-class AppointmentViewSet(VersionTagMixin, BusinessRecordViewSet):
+class AppointmentViewSet(VersionTagMixin, RecordListMixin, BusinessRecordViewSet):
     queryset = Appointment.objects.none()  # for schema introspection; see get_queryset
     serializer_class = AppointmentSerializer
     filterset_class = AppointmentFilter
@@ -297,32 +301,13 @@ class AppointmentViewSet(VersionTagMixin, BusinessRecordViewSet):
     def get_queryset(self):
         return Appointment.objects.for_business(self.request.user.business_id)
 
-    def allowed_query_parameters(self) -> set[str]:
-        pages = {"cursor", "page_size"}
-        if self.action == "list":
-            return pages | set(AppointmentFilter.base_filters)
-        if self.action == "status_history":
-            return pages
-        return set()
-
-    def filter_queryset(self, queryset):
-        # The query-string filters narrow the list; they never hide one appointment.
-        if self.action != "list":
-            return queryset
-        return super().filter_queryset(queryset)
-
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response([appointment_json(row) for row in page])
 
     def retrieve(self, request, *args, **kwargs):
         appointment = self.get_object()
-        if none_match(request, appointment.version):
-            return Response(
-                status=status.HTTP_304_NOT_MODIFIED,
-                headers={"ETag": entity_tag(appointment.version)},
-            )
-        return Response(appointment_json(appointment))
+        return conditional_read(request, appointment.version, lambda: appointment_json(appointment))
 
     @idempotent
     def create(self, request, *args, **kwargs):

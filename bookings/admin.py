@@ -10,7 +10,6 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
@@ -19,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from rangefilter.filters import DateRangeQuickSelectListFilter
 
-from accounts.admin_scoping import BusinessScopedAdmin
+from accounts.admin_scoping import BusinessScopedAdmin, HistoryInline
 from accounts.admin_time import local_moment_text, zone_of
 from accounts.models import Business
 from bookings import actions
@@ -93,16 +92,12 @@ class DateRangeFilter(DateRangeQuickSelectListFilter):
         return fields
 
 
-class StatusChangeInline(admin.TabularInline):
+class StatusChangeInline(HistoryInline):
     """The audit trail, read-only and newest first."""
 
     model = BookingStatusChange
     fields = ["recorded", "from_status", "to_status", "moment", "changed_by", "origin", "why"]
     readonly_fields = fields
-    ordering = ["-id"]
-    extra = 0
-    can_delete = False
-    verbose_name_plural = "status history (newest first)"
 
     @admin.display(description="recorded")
     def recorded(self, change: BookingStatusChange) -> str | None:
@@ -126,25 +121,6 @@ class StatusChangeInline(admin.TabularInline):
     def get_queryset(self, request):
         # Each row shows its moment in the business's zone too.
         return super().get_queryset(request).select_related("booking__business")
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        # The history is part of the booking: whoever may see the booking sees it.
-        booking_opts = Booking._meta
-        return any(
-            request.user.has_perm(
-                f"{booking_opts.app_label}.{get_permission_codename(action, booking_opts)}"
-            )
-            for action in ("view", "change")
-        )
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class HoldExpiresSoonFilter(admin.SimpleListFilter):

@@ -34,10 +34,9 @@ from core.conditional import (
     IF_MATCH,
     IF_NONE_MATCH,
     VersionTagMixin,
-    entity_tag,
+    conditional_read,
     etag_header,
     if_match_versions,
-    none_match,
 )
 from core.errors import InvalidValue
 from core.idempotency import idempotent
@@ -51,7 +50,12 @@ from core.schema import (
     WRITE_ERRORS,
     error,
 )
-from core.views import BodyAfterRecordMixin, RejectUnknownQueryParametersMixin, object_id
+from core.views import (
+    BodyAfterRecordMixin,
+    RecordListMixin,
+    RejectUnknownQueryParametersMixin,
+    object_id,
+)
 
 # The path's id is a booking's integer id; routing takes digits only, so anything else
 # is a 404 before a view runs.
@@ -180,7 +184,7 @@ PRECONDITION_FAILED = error(
 class BookingViewSet(
     VersionTagMixin,
     BodyAfterRecordMixin,
-    RejectUnknownQueryParametersMixin,
+    RecordListMixin,
     mixins.ListModelMixin,
     viewsets.GenericViewSet,
 ):
@@ -208,20 +212,6 @@ class BookingViewSet(
         self.check_object_permissions(self.request, booking)
         return booking
 
-    def allowed_query_parameters(self) -> set[str]:
-        pages = {"cursor", "page_size"}
-        if self.action == "list":
-            return pages | set(BookingFilter.base_filters)
-        if self.action == "status_history":
-            return pages
-        return set()
-
-    def filter_queryset(self, queryset):
-        # The query-string filters narrow the list; they never hide a single booking.
-        if self.action != "list":
-            return queryset
-        return super().filter_queryset(queryset)
-
     def list(self, request, *args, **kwargs):
         # The page is read as named rows of the fields it shows, not as model instances:
         # booking_json and the cursor read them by attribute just the same.
@@ -233,11 +223,7 @@ class BookingViewSet(
 
     def retrieve(self, request, *args, **kwargs):
         booking = self.get_object()
-        if none_match(request, booking.version):
-            return Response(
-                status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": entity_tag(booking.version)}
-            )
-        return Response(BookingSerializer(booking).data)
+        return conditional_read(request, booking.version, lambda: BookingSerializer(booking).data)
 
     @idempotent
     def create(self, request, *args, **kwargs):

@@ -3,9 +3,11 @@ is the version, quoted. `If-Match` on writes (strong comparison), `If-None-Match
 reads (weak comparison). Bookings and appointments share these."""
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework import status
+from rest_framework.response import Response
 
 from core.errors import DomainError, InvalidValue
 
@@ -71,6 +73,14 @@ def none_match(request, version: int) -> bool:
     if header.strip() == "*":
         return True
     return any(tag == str(version) for _weak, tag in entity_tags(header) or ())
+
+
+def conditional_read(request, version: int, render: Callable[[], dict]) -> Response:
+    """A read of one record: 304 with its ETag when `If-None-Match` names its version,
+    else its body, `render()`."""
+    if none_match(request, version):
+        return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": entity_tag(version)})
+    return Response(render())
 
 
 class VersionTagMixin:

@@ -92,6 +92,25 @@ class RejectUnknownQueryParametersMixin:
             raise ValidationError(refused)
 
 
+class RecordListMixin(RejectUnknownQueryParametersMixin):
+    """For a DRF viewset of a business's records with a filterset: its list takes the
+    filterset's parameters and a cursor, its `status_history` a cursor, every other
+    action none. The filters narrow the list; they never hide one record."""
+
+    def allowed_query_parameters(self) -> set[str]:
+        pages = {"cursor", "page_size"}
+        if self.action == "list":
+            return pages | set(self.filterset_class.base_filters)
+        if self.action == "status_history":
+            return pages
+        return set()
+
+    def filter_queryset(self, queryset):
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
+
 def object_id(text: str) -> int:
     """The record id a path names (digits: the routes take nothing else); NotFound for
     one that cannot name a record, however many digits it has."""

@@ -11,7 +11,9 @@ from django.contrib.auth.models import Permission
 from accounts.models import User
 from appointments.actions import Target, change_status, create_appointment, create_resource
 from appointments.models import Appointment, AppointmentStatusChange, Resource
+from appointments.rules import allowed_moves
 from events.models import Event
+from statuses.models import Status
 from statuses.services import StatusList, fork_shared_statuses
 from tests.conftest import own_status
 
@@ -193,6 +195,22 @@ def test_the_change_status_page_offers_only_what_the_list_allows_and_staff_may_c
         "COMPLETED",
         "DELETED",
     ]
+
+
+def test_the_change_status_page_says_so_when_no_status_may_be_chosen(
+    staff_client, business, api_user
+):
+    fork_shared_statuses(business, by=api_user)
+    completed = make(business, "2025-03-04T09:00:00+00:00", status="COMPLETED")
+    statuses = StatusList.of(business)
+    for status in Status.objects.filter(business=business, status__in=allowed_moves("COMPLETED")):
+        statuses.update(status.pk, {"user_selectable": False}, by=api_user)
+
+    page = staff_client.get(f"{CHANGELIST}{completed.pk}/change_status/").content.decode()
+
+    assert offered(staff_client, completed) == []
+    assert '<p id="no-moves">No status of your list may be chosen from COMPLETED.</p>' in page
+    assert re.search(r'<input type="submit" class="default" value="Change status" disabled>', page)
 
 
 def test_the_change_status_page_changes_through_the_write_path(staff_client, business, chair):

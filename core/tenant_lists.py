@@ -91,13 +91,14 @@ class SharedListQuerySet(models.QuerySet):
 
     def in_list_of(self, business_id: int, pk: int) -> models.Model | None:
         """Row `pk` when it is in the tenant's list (`list_of`), else None: its own, or
-        a shared one while it has no list of its own."""
-        row = next(iter(self.reachable_by(business_id).filter(pk=pk)[:1]), None)
-        shared_but_forked = (
-            row is not None
-            and row.business_id is None
-            and self.model.objects.for_business(business_id).exists()
-        )
+        a shared one while it has no list of its own. One statement: row `pk` first,
+        if the tenant may reach it, then one of the tenant's own rows, whose presence
+        says that a shared row is no longer in its list."""
+        is_pk = models.ExpressionWrapper(models.Q(pk=pk), output_field=models.BooleanField())
+        reachable = models.Q(business_id=business_id) | models.Q(pk=pk, business__isnull=True)
+        rows = list(self.filter(reachable).order_by(is_pk.desc())[:2])
+        row = rows[0] if rows and rows[0].pk == pk else None
+        shared_but_forked = row is not None and row.business_id is None and len(rows) > 1
         return None if shared_but_forked else row
 
 

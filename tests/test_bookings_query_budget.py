@@ -123,9 +123,9 @@ def test_change_status_with_a_reason_reads_the_reason_once(
 
     booking = make_booking()
     reason = LostReason.objects.shared().get(code="budget")
-    # As without one, plus the reason read, and for a shared reason whether the
-    # business has a list of its own (which would replace the shared one).
-    with django_assert_num_queries(AUTH + ATOMIC + 6 + EVENT):
+    # As without one, plus one statement that reads the reason and, for a shared one,
+    # whether the business has a list of its own (which would replace the shared one).
+    with django_assert_num_queries(AUTH + ATOMIC + 5 + EVENT):
         response = api.post(
             f"/v2/bookings/{booking.pk}/change_status",
             {"status": "lost", "lost_reason_id": reason.pk, "lost_note": "Dear"},

@@ -62,9 +62,13 @@ def serve(arguments: list[str]) -> None:
     ensure_environment()
     manage("migrate", "--no-input")
     manage("collectstatic", "--no-input", "--verbosity", "0")
+    # The appointments quietly, so that the token seed_demo prints stays in view.
     manage("seed_demo", "--server-url", server_url(address))
-    manage("seed_demo_appointments", "--business", DEMO_BUSINESS_ID)
-    print(f"Serving on {server_url(address)}/ (admin at /admin/, API at /v2/bookings and /status)")
+    manage("seed_demo_appointments", "--business", DEMO_BUSINESS_ID, "--verbosity", "0")
+    print(
+        f"Serving on {server_url(address)}/ (admin at /admin/, API at /v2/bookings, "
+        "/v2/appointments and /status)"
+    )
     # The demo's webhooks may go to receivers on this machine.
     os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_HOSTS", "1")
     os.environ.setdefault("WEBHOOK_ALLOW_HTTP", "1")

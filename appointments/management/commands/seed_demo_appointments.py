@@ -46,20 +46,22 @@ class Command(BaseCommand):
         parser.add_argument("--business", type=int, required=True, help="the business's id")
         parser.add_argument("--seed", type=int, default=14, help="for the random choices")
 
-    def handle(self, *args, business: int, seed: int, **options):
+    def handle(self, *args, business: int, seed: int, verbosity: int, **options):
         found = Business.objects.filter(pk=business).first()
         if found is None:
             raise CommandError(f"There is no business {business}.")
         if Resource.objects.for_business(found.pk).exists():
-            self.stdout.write(f"{found} has resources already: nothing added.")
+            if verbosity:
+                self.stdout.write(f"{found} has resources already: nothing added.")
             return
         with transaction.atomic():
             count = self.fill(found, random.Random(seed))
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Added {len(RESOURCES)} resources and {count} appointments to {found}."
+        if verbosity:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Added {len(RESOURCES)} resources and {count} appointments to {found}."
+                )
             )
-        )
 
     def fill(self, business: Business, chance: random.Random) -> int:
         resources = [create_resource(business.pk, name=name) for name in RESOURCES]

@@ -29,6 +29,8 @@ from appointments.serializers import (
 from core.conditional import (
     IF_MATCH,
     IF_NONE_MATCH,
+    NOT_MODIFIED,
+    PRECONDITION_FAILED,
     VersionTagMixin,
     conditional_read,
     etag_header,
@@ -54,9 +56,6 @@ from core.views import (
 from statuses.models import StatusName
 
 RECORD_ID = OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH)
-PRECONDITION_FAILED = error(
-    "If-Match names none of the appointment's current version; the header ETag is the current one."
-)
 REFUSED_BY_THE_LIST = OpenApiResponse(
     response={
         "type": "object",
@@ -234,7 +233,7 @@ class ResourceViewSet(BusinessRecordViewSet):
         parameters=[RECORD_ID, IF_NONE_MATCH, etag_header(200, 304)],
         responses={
             200: AppointmentSerializer,
-            304: OpenApiResponse(description="If-None-Match names the current version."),
+            304: NOT_MODIFIED,
             404: NOT_FOUND,
             **COMMON_ERRORS,
         },

@@ -33,6 +33,8 @@ from bookings.serializers import (
 from core.conditional import (
     IF_MATCH,
     IF_NONE_MATCH,
+    NOT_MODIFIED,
+    PRECONDITION_FAILED,
     VersionTagMixin,
     conditional_read,
     etag_header,
@@ -60,10 +62,6 @@ from core.views import (
 # The path's id is a booking's integer id; routing takes digits only, so anything else
 # is a 404 before a view runs.
 BOOKING_ID = OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH)
-
-PRECONDITION_FAILED = error(
-    "If-Match names none of the booking's current version; the header ETag is the current one."
-)
 
 
 @extend_schema_view(
@@ -98,7 +96,7 @@ PRECONDITION_FAILED = error(
         parameters=[BOOKING_ID, IF_NONE_MATCH, etag_header(200, 304)],
         responses={
             200: BookingSerializer,
-            304: OpenApiResponse(description="If-None-Match names the current version."),
+            304: NOT_MODIFIED,
             404: NOT_FOUND,
             **COMMON_ERRORS,
         },

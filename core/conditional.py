@@ -5,11 +5,12 @@ reads (weak comparison). Bookings and appointments share these."""
 import re
 from collections.abc import Callable, Collection
 
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import status
 from rest_framework.response import Response
 
 from core.errors import DomainError, InvalidValue
+from core.schema import error
 
 ENTITY_TAG = r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"'
 ENTITY_TAG_LIST = re.compile(rf"^[\s,]*{ENTITY_TAG}(?:\s*,[\s,]*{ENTITY_TAG})*[\s,]*$")
@@ -114,6 +115,12 @@ IF_NONE_MATCH = OpenApiParameter(
     description=(
         "304 with no body when the record's ETag is one of these (weak comparison), or `*`."
     ),
+)
+
+
+NOT_MODIFIED = OpenApiResponse(description="If-None-Match names the current version.")
+PRECONDITION_FAILED = error(
+    "If-Match names none of the record's current version; the header ETag is the current one."
 )
 
 

@@ -2,7 +2,6 @@
 parameter, its name, and refuses a bad value with a 400 naming it."""
 
 import datetime as dt
-import re
 
 import django_filters
 from django import forms
@@ -12,10 +11,8 @@ from django_filters.fields import IsoDateTimeField, MultipleChoiceField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from core.models import EARLIEST_MOMENT, ID_RANGE
-
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-EARLIEST_DATE, LATEST_DATE = EARLIEST_MOMENT.date(), dt.date(9998, 12, 31)
+from core.models import ID_RANGE
+from core.moments import EARLIEST_DATE, LATEST_DATE, DateOutOfRange, iso_date
 
 
 class CommaSeparatedMultipleChoiceField(MultipleChoiceField):
@@ -86,14 +83,11 @@ class ISODateField(forms.Field):
         if value in self.empty_values:
             return None
         try:
-            if not ISO_DATE.fullmatch(value):
-                raise ValueError
-            day = dt.date.fromisoformat(value)
+            return iso_date(value)
+        except DateOutOfRange:
+            raise ValidationError(self.error_messages["out_of_range"], "out_of_range") from None
         except ValueError:
             raise ValidationError(self.error_messages["invalid"], "invalid") from None
-        if not EARLIEST_DATE <= day <= LATEST_DATE:
-            raise ValidationError(self.error_messages["out_of_range"], "out_of_range")
-        return day
 
 
 @extend_schema_field(OpenApiTypes.DATE)

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.models import EARLIEST_MOMENT
+from core.moments import EARLIEST_DATE
 from core.renderers import in_utc
 
 
@@ -70,7 +71,6 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-EARLIEST_DATE = EARLIEST_MOMENT.date()
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # ISO 8601 extended form with a time; the offset is optional (none means UTC).
 ISO_DATETIME = re.compile(

@@ -23,7 +23,6 @@ Rounding, stated once (ROUNDING): days are floats rounded to 2 decimals, rates t
 
 import dataclasses
 import datetime as dt
-import re
 from collections import Counter
 from collections.abc import Mapping
 from contextlib import nullcontext
@@ -38,6 +37,7 @@ from accounts.models import time_zone
 from bookings.models import Booking, BookingStatusChange, LostReason
 from bookings.stamping import BookingStatus
 from core.errors import InvalidValue
+from core.moments import EARLIEST_DATE, LATEST_DATE, DateOutOfRange, iso_date
 
 DAY_DECIMALS = 2
 RATE_DECIMALS = 4
@@ -46,11 +46,6 @@ ROUNDING = (
     f"rates are fractions from 0 to 1 rounded to {RATE_DECIMALS} places."
 )
 MAX_BUCKETS = 400
-# Dates outside these have no first instant in every zone (Python's datetimes end at
-# the year 9999), and no bookings.
-EARLIEST_DATE = dt.date(1900, 1, 1)
-LATEST_DATE = dt.date(9998, 12, 31)
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # A booking has reached tentative once it was in one of these (so a booking made
 # definite directly has); it is open while its current status is one of OPEN_STATUSES.
 REACHES_TENTATIVE = (BookingStatus.TENTATIVE, BookingStatus.DEFINITE)
@@ -206,14 +201,11 @@ def parse_date(params: Mapping[str, str], name: str) -> dt.date | None:
     if not value:
         return None
     try:
-        if not ISO_DATE.fullmatch(value):
-            raise ValueError
-        day = dt.date.fromisoformat(value)
+        return iso_date(value)
+    except DateOutOfRange:
+        raise InvalidValue(f"Must be from {EARLIEST_DATE} to {LATEST_DATE}.", field=name) from None
     except ValueError:
         raise InvalidValue("Must be a date, YYYY-MM-DD.", field=name) from None
-    if not EARLIEST_DATE <= day <= LATEST_DATE:
-        raise InvalidValue(f"Must be from {EARLIEST_DATE} to {LATEST_DATE}.", field=name)
-    return day
 
 
 class PercentileCont(Aggregate):
